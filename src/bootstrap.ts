@@ -1,0 +1,146 @@
+import type { Logger } from 'pino';
+import type { Client } from './connection.js';
+import type { ConsumedJtis } from './consumed-jtis.js';
+import { bootstrapRejectFrame, errorFrame } from './errors.js';
+import { encode, type ClientMessage } from './protocol/messages.js';
+import type { AttemptBudget } from './rate-limit.js';
+
+type InitMessage = Extract<ClientMessage, { type: 'bootstrap_init' }>;
+type AnswerMessage = Extract<ClientMessage, { type: 'bootstrap_ack' | 'bootstrap_reject' }>;
+
+export interface BootstrapDeps {
+  consumed: ConsumedJtis;
+  /** bootstrap_watch per client address. */
+  watchBudget: AttemptBudget;
+  log: Logger;
+  watchTtlMs: number;
+  isDraining: () => boolean;
+  roleChanged: (client: Client) => void;
+}
+
+interface Watch {
+  client: Client;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Bootstrap-token pairing: a controller watches a jti, a new target presents
+ * the token once, the controller answers. Only whitelisted fields cross.
+ */
+export class BootstrapBroker {
+  private readonly watches = new Map<string, Watch>();
+  private readonly pendingInits = new Map<string, Client>();
+
+  constructor(private readonly deps: BootstrapDeps) {}
+
+  /** Watches plus inits waiting on an answer: work a drain should let finish. */
+  get inFlight(): number {
+    return this.watches.size + this.pendingInits.size;
+  }
+
+  async watch(client: Client, jti: string): Promise<void> {
+    if (this.deps.isDraining()) return client.send(errorFrame('going_away'));
+    if (!(await this.deps.watchBudget.take(client.key))) {
+      this.deps.log.warn(
+        { client: client.key, action: 'bootstrap_watch' },
+        'rate limited: watches',
+      );
+      return client.send(errorFrame('rate_limited'));
+    }
+    if (client.closed) return;
+    const existing = this.watches.get(jti);
+    // First live claim wins: last-write-wins let anyone race a controller off its slot.
+    if (existing !== undefined && existing.client !== client) {
+      return client.send(errorFrame('jti_already_watched'));
+    }
+    if (existing !== undefined) clearTimeout(existing.timer);
+    const timer = setTimeout(() => this.unwatch(jti, true), this.deps.watchTtlMs);
+    this.watches.set(jti, { client, timer });
+    (client.watches ??= new Set()).add(jti);
+    this.deps.roleChanged(client);
+    client.send(encode({ type: 'bootstrap_watching', jti }));
+  }
+
+  init(client: Client, msg: InitMessage): void {
+    const { consumed } = this.deps;
+    if (consumed.has(msg.jti)) return client.send(bootstrapRejectFrame('token_already_used'));
+    const watch = this.watches.get(msg.jti);
+    if (watch === undefined) return client.send(bootstrapRejectFrame('no_watcher'));
+    // Burn the jti now, before any answer: a crash or disconnect mid-way must
+    // not let the same token be tried again by someone else.
+    if (!consumed.add(msg.jti)) {
+      this.deps.log.warn({ consumed: consumed.size }, 'consumed-jti store full');
+      return client.send(bootstrapRejectFrame('relay_overloaded'));
+    }
+    if (client.pendingInitJti !== null) this.pendingInits.delete(client.pendingInitJti);
+    client.pendingInitJti = msg.jti;
+    this.pendingInits.set(msg.jti, client);
+    this.deps.roleChanged(client);
+    watch.client.send(
+      encode({
+        type: 'bootstrap_init',
+        jti: msg.jti,
+        token: msg.token,
+        targetPubKey: msg.targetPubKey,
+      }),
+    );
+  }
+
+  /** The watcher's ack or reject; only the socket that holds the watch may answer. */
+  answer(client: Client, msg: AnswerMessage): void {
+    const watch = this.watches.get(msg.jti);
+    if (watch === undefined || watch.client !== client)
+      return client.send(errorFrame('invalid_jti'));
+    const target = this.pendingInits.get(msg.jti);
+    if (target !== undefined) {
+      this.pendingInits.delete(msg.jti);
+      target.pendingInitJti = null;
+      const reply: { type: typeof msg.type; jti: string; controllerPubKey?: string } = {
+        type: msg.type,
+        jti: msg.jti,
+      };
+      if (msg.publicKey !== undefined) reply.controllerPubKey = msg.publicKey;
+      target.send(encode(reply));
+      this.deps.roleChanged(target);
+    }
+    this.unwatch(msg.jti, false);
+    this.deps.log.debug(
+      { answer: msg.type, delivered: target !== undefined },
+      'bootstrap answered',
+    );
+  }
+
+  /** A socket closed: drop its watches and its pending init. */
+  drop(client: Client): void {
+    if (client.watches !== null) for (const jti of [...client.watches]) this.unwatch(jti, true);
+    if (client.pendingInitJti !== null) {
+      if (this.pendingInits.get(client.pendingInitJti) === client) {
+        this.pendingInits.delete(client.pendingInitJti);
+      }
+      client.pendingInitJti = null;
+    }
+  }
+
+  close(): void {
+    for (const watch of this.watches.values()) clearTimeout(watch.timer);
+    this.watches.clear();
+    this.pendingInits.clear();
+  }
+
+  /** Ends a watch; a target still waiting on it is told there is no watcher any more. */
+  private unwatch(jti: string, abandoned: boolean): void {
+    const watch = this.watches.get(jti);
+    if (watch === undefined) return;
+    clearTimeout(watch.timer);
+    this.watches.delete(jti);
+    watch.client.watches?.delete(jti);
+    const target = this.pendingInits.get(jti);
+    if (abandoned && target !== undefined) {
+      this.pendingInits.delete(jti);
+      target.pendingInitJti = null;
+      target.send(bootstrapRejectFrame('no_watcher'));
+      this.deps.roleChanged(target);
+    }
+    if (!watch.client.closed) this.deps.roleChanged(watch.client);
+  }
+}

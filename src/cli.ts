@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+import { ConfigError, helpText, parseCli } from './cli-options.js';
+import { createRelayServer } from './server.js';
+import { VERSION } from './version.js';
+
+// The only module that touches process: argv, env, signals, exit codes.
+const EXIT_USAGE = 2;
+const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+
+async function main(): Promise<void> {
+  let command;
+  try {
+    command = parseCli(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`pairing-relay: ${err.message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  if (command.kind === 'help') {
+    process.stdout.write(helpText(VERSION) + '\n');
+    return;
+  }
+  if (command.kind === 'version') {
+    process.stdout.write(VERSION + '\n');
+    return;
+  }
+
+  let relay;
+  try {
+    relay = createRelayServer(command.options);
+  } catch (err) {
+    process.stderr.write(`pairing-relay: ${(err as Error).message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 0));
+    signalled = true;
+    relay.drain().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    const address = await relay.start();
+    process.stderr.write(
+      `pairing-relay ${VERSION} listening\n  pairing: ${address.url}\n  health:  ${address.healthUrl}\n`,
+    );
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const hint = e.code === 'EADDRINUSE' ? ' (port in use: pick another with --port or PORT)' : '';
+    process.stderr.write(`pairing-relay: cannot listen: ${e.message}${hint}\n`);
+    process.exit(1);
+  }
+}
+
+void main();

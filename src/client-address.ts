@@ -1,0 +1,103 @@
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import proxyaddr from 'proxy-addr';
+import type { TrustProxySetting } from './config.js';
+
+/** proxy-addr's trust predicate: should the address at this hop be believed? */
+export type TrustFn = (addr: string, hop: number) => boolean;
+
+const OFF = new Set(['', '0', 'false', 'no']);
+const ONE_HOP = new Set(['1', 'true', 'yes']);
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+const trustNone: TrustFn = () => false;
+
+function trustHops(hops: number): TrustFn {
+  return hops === 0 ? trustNone : (_addr, hop) => hop < hops;
+}
+
+/**
+ * Compiles the AMESH_TRUST_PROXY forms once, at start-up, so that a bad value
+ * refuses to start instead of failing at the first request.
+ */
+export function compileTrust(setting: TrustProxySetting): TrustFn {
+  if (typeof setting === 'boolean') return setting ? trustHops(1) : trustNone;
+  if (typeof setting === 'number') {
+    if (!Number.isInteger(setting) || setting < 0) {
+      throw new TypeError(`trustProxy: a hop count must be a non-negative integer, got ${setting}`);
+    }
+    return trustHops(setting);
+  }
+  if (Array.isArray(setting)) return compileList(setting as readonly string[], String(setting));
+  if (typeof setting !== 'string') {
+    throw new TypeError('trustProxy: expected a string, number, boolean or list of addresses');
+  }
+  const value = setting.trim().toLowerCase();
+  if (OFF.has(value)) return trustNone;
+  if (ONE_HOP.has(value)) return trustHops(1);
+  if (/^[0-9]+$/.test(value)) return trustHops(Number(value));
+  return compileList(value.split(','), setting);
+}
+
+function compileList(entries: readonly string[], original: string): TrustFn {
+  const list = entries.map((e) => e.trim()).filter((e) => e !== '');
+  const problem =
+    list.length === 0 ? 'the list is empty' : list.map(entryProblem).find((p) => p !== undefined);
+  if (problem !== undefined) {
+    throw new TypeError(
+      `trustProxy: "${original}" is not off, 1/true/yes, a hop count, or a list of addresses/CIDRs (${problem})`,
+    );
+  }
+  try {
+    return proxyaddr.compile(list);
+  } catch (err) {
+    throw new TypeError(`trustProxy: "${original}": ${(err as Error).message}`);
+  }
+}
+
+// proxy-addr alone accepts forms like "0x7f.0.0.1" or "1234567890"; insist on
+// plain dotted-quad or IPv6 so an operator's typo is refused, not reinterpreted.
+function entryProblem(entry: string): string | undefined {
+  if (NAMED_RANGES.has(entry)) return undefined;
+  const slash = entry.indexOf('/');
+  const addr = slash === -1 ? entry : entry.slice(0, slash);
+  if (isIP(addr) === 0) return `"${entry}" is not an IP address`;
+  if (slash !== -1) {
+    const mask = entry.slice(slash + 1);
+    if (!/^[0-9]{1,3}$/.test(mask) && isIP(mask) === 0) return `"${entry}" has a bad netmask`;
+  }
+  return undefined;
+}
+
+/**
+ * The rate-limit key for a request: the client address proxy-addr believes,
+ * with invalid entries skipped (they fall back towards the socket peer),
+ * IPv4-mapped IPv6 folded to IPv4 and IPv6 reduced to its /64.
+ */
+export function clientKey(req: IncomingMessage, trust: TrustFn): string {
+  if (trust === trustNone) return addressKey(req.socket.remoteAddress) ?? 'unknown';
+  const chain = proxyaddr.all(req, trust);
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const key = addressKey(chain[i]);
+    if (key !== undefined) return key;
+  }
+  return 'unknown';
+}
+
+/** Normalises one address to its key, or undefined if it is not an IP address. */
+export function addressKey(addr: string | undefined): string | undefined {
+  if (addr === undefined) return undefined;
+  const family = isIP(addr);
+  if (family === 4) return addr;
+  if (family !== 6) return undefined;
+  const ip = ipaddr.IPv6.parse(addr);
+  if (ip.isIPv4MappedAddress()) return ip.toIPv4Address().toString();
+  // One customer usually holds a whole /64; rotating inside it buys nothing.
+  const p = ip.parts;
+  return `${hex(p[0])}:${hex(p[1])}:${hex(p[2])}:${hex(p[3])}::/64`;
+}
+
+function hex(n: number | undefined): string {
+  return (n ?? 0).toString(16);
+}

@@ -1,0 +1,46 @@
+import type { WebSocket } from 'ws';
+import type { Session } from './sessions.js';
+
+const OPEN = 1;
+
+/** What the relay knows about one WebSocket. */
+export class Client {
+  session: Session | null = null;
+  /** jtis this socket watches as a bootstrap controller. */
+  watches: Set<string> | null = null;
+  /** The jti of the bootstrap_init this socket is waiting on an answer for. */
+  pendingInitJti: string | null = null;
+  /** Set by any inbound frame or pong; cleared by each heartbeat. */
+  alive = true;
+  closed = false;
+  idleTimer: NodeJS.Timeout | null = null;
+  /** Frames that arrived while an asynchronous step (a rate-limit call) ran; keeps order. */
+  backlog: Buffer[] | null = null;
+
+  constructor(
+    readonly ws: WebSocket,
+    /** The rate-limit key: client address, IPv6 by /64. */
+    readonly key: string,
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  /** Sends a frame; a reader that lets its buffer grow past the cap is cut off. */
+  send(frame: string): void {
+    const ws = this.ws;
+    if (ws.readyState !== OPEN) return;
+    ws.send(frame);
+    if (ws.bufferedAmount > this.maxBufferedBytes) ws.terminate();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === OPEN) this.ws.close(code, reason);
+  }
+
+  holdsNothing(): boolean {
+    return (
+      this.session === null &&
+      this.pendingInitJti === null &&
+      (this.watches === null || this.watches.size === 0)
+    );
+  }
+}

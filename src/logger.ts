@@ -1,0 +1,10 @@
+import { pino, type Logger } from 'pino';
+import type { LogLevel } from './config.js';
+
+/**
+ * JSON lines on stdout. Call sites pass only counts, ids, durations and
+ * reasons: codes, jtis, tokens, keys and payloads never reach a log call.
+ */
+export function createLogger(level: LogLevel): Logger {
+  return pino({ name: 'pairing-relay', level });
+}

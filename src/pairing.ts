@@ -1,0 +1,172 @@
+import type { Logger } from 'pino';
+import type { Client } from './connection.js';
+import { errorFrame, type ErrorCode } from './errors.js';
+import { ACK_FRAME, DONE_FRAME, PEER_FOUND_FRAME, dataFrame } from './protocol/messages.js';
+import type { AttemptBudget } from './rate-limit.js';
+import type { Session, SessionRegistry } from './sessions.js';
+
+export type EndReason = 'done' | 'peer_closed' | 'expired' | 'data_limit' | 'burned' | 'shutdown';
+
+export interface PairingDeps {
+  registry: SessionRegistry;
+  /** Failed listen/connect per client address. */
+  addressBudget: AttemptBudget;
+  /** Failed listen/connect per code value, from any address. */
+  codeBudget: AttemptBudget;
+  log: Logger;
+  sessionTtlMs: number;
+  pairedTtlMs: number;
+  maxSessionBytes: number;
+  isDraining: () => boolean;
+  /** Called whenever a client gains or loses its session (idle timer bookkeeping). */
+  roleChanged: (client: Client) => void;
+}
+
+/** listen / connect / data / done and the end of a session. */
+export class Pairing {
+  constructor(private readonly deps: PairingDeps) {}
+
+  async listen(client: Client, code: string): Promise<void> {
+    const { registry, codeBudget } = this.deps;
+    if (client.session !== null) return client.send(errorFrame('otc_in_use'));
+    if (this.deps.isDraining()) return client.send(errorFrame('going_away'));
+    if (!(await this.reserve(client, 'listen'))) return;
+
+    if (await codeBudget.spent(code)) return this.fail(client, code, 'otc_in_use');
+    if (client.closed) return this.refund(client);
+    const opened = registry.open(code, client, Date.now());
+    if (opened === 'otc_in_use') return this.fail(client, code, opened);
+    if (opened === 'relay_capacity') {
+      this.refund(client);
+      this.deps.log.warn({ sessions: registry.size }, 'session table full');
+      return client.send(errorFrame(opened));
+    }
+
+    this.refund(client);
+    client.session = opened;
+    opened.timer = setTimeout(() => this.end(opened, 'expired'), this.deps.sessionTtlMs);
+    this.deps.roleChanged(client);
+    client.send(ACK_FRAME);
+    this.deps.log.debug({ session: opened.id }, 'session opened');
+  }
+
+  async connect(client: Client, code: string): Promise<void> {
+    const { registry, codeBudget } = this.deps;
+    if (client.session !== null) return client.send(errorFrame('otc_in_use'));
+    if (!(await this.reserve(client, 'connect'))) return;
+
+    // A burned code answers like an absent one: no oracle for the guesser.
+    if (await codeBudget.spent(code)) return this.fail(client, code, 'otc_not_found');
+    if (client.closed) return this.refund(client);
+    const session = registry.find(code);
+    if (session === undefined) return this.fail(client, code, 'otc_not_found');
+    if (session.controller !== null) return this.fail(client, code, 'peer_already_connected');
+
+    this.refund(client);
+    session.controller = client;
+    session.pairedAt = Date.now();
+    client.session = session;
+    // Once paired, at most one more TTL: time for a person to compare codes.
+    if (session.timer !== null) clearTimeout(session.timer);
+    session.timer = setTimeout(() => this.end(session, 'expired'), this.deps.pairedTtlMs);
+    this.deps.roleChanged(client);
+    session.target.send(PEER_FOUND_FRAME);
+    client.send(PEER_FOUND_FRAME);
+    this.deps.log.debug(
+      { session: session.id, waitedMs: session.pairedAt - session.openedAt },
+      'session paired',
+    );
+  }
+
+  /** Forwards a payload to the peer. Without a peer there is no one to tell: dropped. */
+  data(client: Client, payload: string, frameBytes: number): void {
+    const session = client.session;
+    if (session === null || session.controller === null) return;
+    session.bytes += frameBytes;
+    if (session.bytes > this.deps.maxSessionBytes) return this.end(session, 'data_limit');
+    const peer = session.target === client ? session.controller : session.target;
+    peer.send(dataFrame(payload));
+  }
+
+  done(client: Client): void {
+    if (client.session !== null) this.end(client.session, 'done', client);
+  }
+
+  /** Ends a session once, whatever the cause; every path comes through here. */
+  end(session: Session, reason: EndReason, by?: Client): void {
+    if (!this.deps.registry.remove(session)) return;
+    if (session.timer !== null) clearTimeout(session.timer);
+    session.timer = null;
+    const members =
+      session.controller === null ? [session.target] : [session.target, session.controller];
+    for (const member of members) member.session = null;
+
+    for (const member of members) {
+      const other = member !== by;
+      switch (reason) {
+        case 'done':
+          if (other) member.send(DONE_FRAME);
+          break;
+        case 'peer_closed':
+          if (other) member.send(errorFrame('peer_disconnected'));
+          break;
+        case 'expired':
+        case 'burned':
+          member.send(errorFrame('otc_expired'));
+          member.close(1000, 'session expired');
+          break;
+        case 'data_limit':
+          member.send(errorFrame('session_data_limit'));
+          member.close(1008, 'session data limit');
+          break;
+        case 'shutdown':
+          break;
+      }
+      if (!member.closed) this.deps.roleChanged(member);
+    }
+    this.deps.log.debug(
+      {
+        session: session.id,
+        reason,
+        paired: session.controller !== null,
+        durationMs: Date.now() - session.openedAt,
+        bytes: session.bytes,
+      },
+      'session ended',
+    );
+  }
+
+  /** Ends every session (shutdown), with no message: the caller says going_away. */
+  endAll(): void {
+    for (const session of [...this.deps.registry.all()]) this.end(session, 'shutdown');
+  }
+
+  private async reserve(client: Client, action: 'listen' | 'connect'): Promise<boolean> {
+    if (await this.deps.addressBudget.take(client.key)) return true;
+    // The one place a client address is logged: an operator needs it here.
+    this.deps.log.warn({ client: client.key, action }, 'rate limited: failed attempts');
+    client.send(errorFrame('rate_limited'));
+    return false;
+  }
+
+  /** A success never spends the budget of a person pairing normally. */
+  private refund(client: Client): void {
+    this.deps.addressBudget.refund(client.key).catch((err: unknown) => {
+      this.deps.log.error({ err }, 'rate-limit refund failed');
+    });
+  }
+
+  /**
+   * A failed attempt keeps its reserved point and counts against the code;
+   * a code with too many failures is burned, and an unpaired session on it ends.
+   */
+  private async fail(client: Client, code: string, error: ErrorCode): Promise<void> {
+    const { codeBudget, registry } = this.deps;
+    const withinBudget = await codeBudget.take(code);
+    if (!withinBudget || (await codeBudget.spent(code))) {
+      const live = registry.find(code);
+      if (live !== undefined && live.controller === null) this.end(live, 'burned');
+    }
+    client.send(errorFrame(error));
+  }
+}

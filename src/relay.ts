@@ -1,0 +1,234 @@
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { BootstrapBroker } from './bootstrap.js';
+import type { ResolvedOptions } from './config.js';
+import { Client } from './connection.js';
+import { ConsumedJtis } from './consumed-jtis.js';
+import { errorFrame } from './errors.js';
+import { Pairing } from './pairing.js';
+import { parseFrame, type ParseLimits } from './protocol/parse.js';
+import { memoryBudget, type AttemptBudget } from './rate-limit.js';
+import { SessionRegistry } from './sessions.js';
+
+// A client never needs to pipeline more than a few frames behind a listen or
+// connect; a socket that queues more than this while one is pending is hostile.
+const MAX_BACKLOG_FRAMES = 64;
+
+export type Admission = 'ok' | 'sockets_full' | 'address_full';
+
+/**
+ * The protocol engine: sockets in, sessions and bootstrap watches out.
+ * Knows nothing about HTTP; http.ts admits sockets, server.ts wires it all.
+ */
+export class Relay {
+  readonly clients = new Set<Client>();
+  readonly registry: SessionRegistry;
+  draining = false;
+
+  private readonly socketsPerKey = new Map<string, number>();
+  private readonly budgets: AttemptBudget[];
+  private readonly pairing: Pairing;
+  private readonly bootstrap: BootstrapBroker;
+  private readonly limits: ParseLimits;
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly log: Logger,
+  ) {
+    this.registry = new SessionRegistry(opts.maxSessions);
+    const addressBudget = memoryBudget(opts.failedAttemptsPerIp, opts.failedAttemptWindowMs);
+    const codeBudget = memoryBudget(opts.codeFailureLimit, opts.failedAttemptWindowMs);
+    const watchBudget = memoryBudget(opts.watchesPerIp, opts.watchWindowMs);
+    this.budgets = [addressBudget, codeBudget, watchBudget];
+    const isDraining = (): boolean => this.draining;
+    const roleChanged = (client: Client): void => this.updateIdle(client);
+    this.pairing = new Pairing({
+      registry: this.registry,
+      addressBudget,
+      codeBudget,
+      log,
+      sessionTtlMs: opts.sessionTtlMs,
+      pairedTtlMs: opts.pairedTtlMs,
+      maxSessionBytes: opts.maxSessionBytes,
+      isDraining,
+      roleChanged,
+    });
+    this.bootstrap = new BootstrapBroker({
+      consumed: new ConsumedJtis(opts.consumedJtiTtlMs, opts.maxConsumedJtis),
+      watchBudget,
+      log,
+      watchTtlMs: opts.watchTtlMs,
+      isDraining,
+      roleChanged,
+    });
+    this.limits = { maxJtiLength: opts.maxJtiLength, allowLongCodes: opts.allowLongCodes };
+  }
+
+  /** Live work a graceful drain waits for: sessions, watches, pending bootstraps. */
+  get inFlight(): number {
+    return this.registry.size + this.bootstrap.inFlight;
+  }
+
+  /** Decided at upgrade time, before any WebSocket exists. */
+  admit(key: string): Admission {
+    if (this.clients.size >= this.opts.maxSockets) return 'sockets_full';
+    if ((this.socketsPerKey.get(key) ?? 0) >= this.opts.maxSocketsPerIp) return 'address_full';
+    return 'ok';
+  }
+
+  attach(ws: WebSocket, key: string): Client {
+    const client = new Client(ws, key, this.opts.maxBufferedBytes);
+    this.clients.add(client);
+    this.socketsPerKey.set(key, (this.socketsPerKey.get(key) ?? 0) + 1);
+    ws.on('message', (data: Buffer) => this.onFrame(client, data));
+    ws.on('pong', () => {
+      client.alive = true;
+    });
+    // ws reports protocol violations (oversized frame: 1009, bad UTF-8: 1007)
+    // as 'error' and closes the socket itself; without a listener it would throw.
+    ws.on('error', (err: Error & { code?: string }) => {
+      this.log.debug({ err: err.code ?? err.message }, 'socket error');
+    });
+    ws.on('close', () => this.onClose(client));
+    this.updateIdle(client);
+    if (this.heartbeat === null && this.opts.heartbeatMs > 0) this.startHeartbeat();
+    return client;
+  }
+
+  /** Every live socket gets `going_away` and close 1001; sessions are dropped. */
+  goAway(): void {
+    this.pairing.endAll();
+    for (const client of this.clients) {
+      client.send(errorFrame('going_away'));
+      client.close(1001, 'going away');
+    }
+  }
+
+  /** Clears every timer and store; the relay holds nothing afterwards. */
+  dispose(): void {
+    this.stopHeartbeat();
+    this.pairing.endAll();
+    this.bootstrap.close();
+    for (const client of this.clients) {
+      if (client.idleTimer !== null) clearTimeout(client.idleTimer);
+      client.idleTimer = null;
+      client.ws.terminate();
+    }
+    for (const budget of this.budgets) budget.close();
+  }
+
+  private onFrame(client: Client, data: Buffer): void {
+    client.alive = true;
+    if (client.backlog !== null) {
+      if (client.backlog.length >= MAX_BACKLOG_FRAMES) {
+        client.backlog = [];
+        client.close(1008, 'too many pending messages');
+        return;
+      }
+      client.backlog.push(data);
+      return;
+    }
+    this.run(client, [data]);
+  }
+
+  /** Handles frames in order; an asynchronous step parks the rest until it settles. */
+  private run(client: Client, frames: Buffer[]): void {
+    while (frames.length > 0) {
+      const pending = this.handle(client, frames.shift() as Buffer);
+      if (pending !== undefined) {
+        client.backlog = frames;
+        const resume = (): void => {
+          const rest = client.backlog ?? [];
+          client.backlog = null;
+          if (!client.closed) this.run(client, rest);
+        };
+        pending.then(resume, (err: unknown) => {
+          this.log.error({ err }, 'message handler failed');
+          resume();
+        });
+        return;
+      }
+    }
+  }
+
+  private handle(client: Client, data: Buffer): Promise<void> | undefined {
+    const msg = parseFrame(data.toString(), this.limits);
+    if (typeof msg === 'string') {
+      client.send(errorFrame(msg));
+      return undefined;
+    }
+    switch (msg.type) {
+      case 'data':
+        this.pairing.data(client, msg.payload, data.length);
+        return undefined;
+      case 'listen':
+        return this.pairing.listen(client, msg.otc);
+      case 'connect':
+        return this.pairing.connect(client, msg.otc);
+      case 'done':
+        this.pairing.done(client);
+        return undefined;
+      case 'bootstrap_watch':
+        return this.bootstrap.watch(client, msg.jti);
+      case 'bootstrap_init':
+        this.bootstrap.init(client, msg);
+        return undefined;
+      case 'bootstrap_ack':
+      case 'bootstrap_reject':
+        this.bootstrap.answer(client, msg);
+        return undefined;
+    }
+  }
+
+  private onClose(client: Client): void {
+    if (client.closed) return;
+    client.closed = true;
+    client.backlog = null;
+    this.clients.delete(client);
+    const left = (this.socketsPerKey.get(client.key) ?? 1) - 1;
+    if (left === 0) this.socketsPerKey.delete(client.key);
+    else this.socketsPerKey.set(client.key, left);
+    if (client.idleTimer !== null) clearTimeout(client.idleTimer);
+    client.idleTimer = null;
+    if (client.session !== null) this.pairing.end(client.session, 'peer_closed', client);
+    this.bootstrap.drop(client);
+    if (this.clients.size === 0) this.stopHeartbeat();
+  }
+
+  /** A socket that holds nothing (no session, watch or bootstrap) may only linger so long. */
+  private updateIdle(client: Client): void {
+    if (client.closed || this.opts.idleTimeoutMs === 0) return;
+    const idle = client.holdsNothing();
+    if (idle && client.idleTimer === null) {
+      client.idleTimer = setTimeout(() => {
+        client.idleTimer = null;
+        client.close(1000, 'idle');
+      }, this.opts.idleTimeoutMs);
+    } else if (!idle && client.idleTimer !== null) {
+      clearTimeout(client.idleTimer);
+      client.idleTimer = null;
+    }
+  }
+
+  // One interval for all sockets, armed only while there are sockets, so an
+  // idle relay (scale-to-zero) wakes for nothing.
+  private startHeartbeat(): void {
+    this.heartbeat = setInterval(() => {
+      for (const client of this.clients) {
+        if (!client.alive) {
+          this.log.debug('dead peer terminated');
+          client.ws.terminate();
+          continue;
+        }
+        client.alive = false;
+        if (client.ws.readyState === 1) client.ws.ping();
+      }
+    }, this.opts.heartbeatMs);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+}

@@ -1,0 +1,146 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { compileTrust } from './client-address.js';
+import { resolveOptions, type RelayOptions } from './config.js';
+import { createRequestHandler, createUpgradeHandler, WS_PATH } from './http.js';
+import { createLogger } from './logger.js';
+import { Relay } from './relay.js';
+import { VERSION } from './version.js';
+import { waitFor } from './wait.js';
+
+export interface RelayAddress {
+  /** The address actually bound. */
+  host: string;
+  port: number;
+  /** The pairing WebSocket URL, e.g. ws://127.0.0.1:3001/ws. */
+  url: string;
+  healthUrl: string;
+}
+
+export interface RelayServer {
+  /** Listens (or, attached to a server, starts serving /ws on it). */
+  start(): Promise<RelayAddress>;
+  /** Closes everything at once: `going_away` + close 1001 to each socket, every timer cleared. */
+  stop(): Promise<void>;
+  /** Graceful: /ready 503, no new upgrades, live sessions get `drainMs` to finish, then stop(). */
+  drain(): Promise<void>;
+  /** For attaching: serves /health and /ready (404/405 otherwise) on a server you own. */
+  readonly handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly address: RelayAddress | null;
+  readonly sessions: number;
+  readonly connections: number;
+  readonly draining: boolean;
+}
+
+// Sockets normally answer a close frame at once; this only bounds a dead one.
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Builds a relay. Validates every option now (throws TypeError/RangeError),
+ * touches no global state, reads no environment, installs no signal handler.
+ */
+export function createRelayServer(options: RelayOptions = {}): RelayServer {
+  const opts = resolveOptions(options);
+  const trust = compileTrust(opts.trustProxy);
+  const log = opts.logger ?? createLogger(opts.logLevel);
+  const relay = new Relay(opts, log);
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: opts.maxFrameBytes,
+  });
+  const handleRequest = createRequestHandler(relay, VERSION);
+  const attached = opts.server !== undefined;
+  const server: Server = opts.server ?? createServer(handleRequest);
+  const handleUpgrade = createUpgradeHandler(relay, wss, trust, log, attached);
+  let address: RelayAddress | null = null;
+  let started = false;
+  let stopping: Promise<void> | null = null;
+
+  async function start(): Promise<RelayAddress> {
+    if (started || stopping !== null) throw new Error('pairing-relay: start() can be called once');
+    started = true;
+    server.on('upgrade', handleUpgrade);
+    if (!attached) await listen(server, opts.port, opts.host);
+    else if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+    address = describe(server);
+    log.info({ url: address.url, health: address.healthUrl, version: VERSION }, 'listening');
+    return address;
+  }
+
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      relay.draining = true;
+      relay.goAway();
+      await waitFor(() => relay.clients.size === 0, CLOSE_GRACE_MS);
+      relay.dispose();
+      wss.close();
+      server.off('upgrade', handleUpgrade);
+      if (!attached && server.listening) {
+        const closed = new Promise((resolve) => server.close(resolve));
+        server.closeAllConnections();
+        await closed;
+      }
+      if (started) log.info('stopped');
+    })();
+    return stopping;
+  }
+
+  async function drain(): Promise<void> {
+    if (stopping !== null) return stopping;
+    relay.draining = true;
+    log.info({ sessions: relay.registry.size, drainMs: opts.drainMs }, 'draining');
+    const finished = await waitFor(() => relay.inFlight === 0, opts.drainMs);
+    log.info({ finished, sessionsLeft: relay.registry.size }, 'drain window over');
+    return stop();
+  }
+
+  return {
+    start,
+    stop,
+    drain,
+    handleRequest,
+    get address() {
+      return address;
+    },
+    get sessions() {
+      return relay.registry.size;
+    },
+    get connections() {
+      return relay.clients.size;
+    },
+    get draining() {
+      return relay.draining;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function describe(server: Server): RelayAddress {
+  const info = server.address() as AddressInfo;
+  const bound = info.address;
+  // A wildcard bind is reachable on loopback; print a URL that works as-is.
+  const shown =
+    bound === '0.0.0.0' || bound === '::'
+      ? '127.0.0.1'
+      : bound.includes(':')
+        ? `[${bound}]`
+        : bound;
+  return {
+    host: bound,
+    port: info.port,
+    url: `ws://${shown}:${info.port}${WS_PATH}`,
+    healthUrl: `http://${shown}:${info.port}/health`,
+  };
+}
