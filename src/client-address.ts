@@ -72,17 +72,20 @@ function entryProblem(entry: string): string | undefined {
 
 /**
  * The rate-limit key for a request: the client address proxy-addr believes,
- * with invalid entries skipped (they fall back towards the socket peer),
+ * never an invalid entry (those fall back towards the socket peer),
  * IPv4-mapped IPv6 folded to IPv4 and IPv6 reduced to its /64.
  */
 export function clientKey(req: IncomingMessage, trust: TrustFn): string {
   if (trust === trustNone) return addressKey(req.socket.remoteAddress) ?? 'unknown';
-  const chain = proxyaddr.all(req, trust);
-  for (let i = chain.length - 1; i >= 0; i--) {
-    const key = addressKey(chain[i]);
-    if (key !== undefined) return key;
+  // From the socket peer outwards: an entry that is not an address breaks
+  // the chain, and the last good hop before it is the best we know.
+  let best = 'unknown';
+  for (const addr of proxyaddr.all(req, trust)) {
+    const key = addressKey(addr);
+    if (key === undefined) break;
+    best = key;
   }
-  return 'unknown';
+  return best;
 }
 
 /** Normalises one address to its key, or undefined if it is not an IP address. */

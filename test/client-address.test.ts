@@ -1,0 +1,111 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { addressKey, clientKey, compileTrust } from '../src/client-address.js';
+import type { TrustProxySetting } from '../src/config.js';
+
+// clientKey is a pure function of a request's socket address and headers;
+// these plain objects carry exactly those two fields.
+function req(remoteAddress: string, xff?: string): IncomingMessage {
+  const headers: Record<string, string> = {};
+  if (xff !== undefined) headers['x-forwarded-for'] = xff;
+  return {
+    headers,
+    socket: { remoteAddress },
+    connection: { remoteAddress },
+  } as unknown as IncomingMessage;
+}
+
+const key = (setting: TrustProxySetting, remote: string, xff?: string): string =>
+  clientKey(req(remote, xff), compileTrust(setting));
+
+describe('AMESH_TRUST_PROXY forms', () => {
+  const table: Array<[string, TrustProxySetting, string, string | undefined, string]> = [
+    // name, setting, socket peer, X-Forwarded-For, expected key
+    ['unset: socket peer', '', '10.0.0.1', '1.2.3.4', '10.0.0.1'],
+    ['0', '0', '10.0.0.1', '1.2.3.4', '10.0.0.1'],
+    ['false', 'false', '10.0.0.1', '1.2.3.4', '10.0.0.1'],
+    ['no', 'no', '10.0.0.1', '1.2.3.4', '10.0.0.1'],
+    ['FALSE (case-insensitive)', 'FALSE', '10.0.0.1', '1.2.3.4', '10.0.0.1'],
+    ['boolean false', false, '10.0.0.1', '1.2.3.4', '10.0.0.1'],
+    ['1: right-most entry', '1', '10.0.0.1', '6.6.6.6, 1.2.3.4', '1.2.3.4'],
+    ['true', 'true', '10.0.0.1', '6.6.6.6, 1.2.3.4', '1.2.3.4'],
+    ['yes', 'yes', '10.0.0.1', '6.6.6.6, 1.2.3.4', '1.2.3.4'],
+    ['boolean true', true, '10.0.0.1', '6.6.6.6, 1.2.3.4', '1.2.3.4'],
+    ['number 1', 1, '10.0.0.1', '6.6.6.6, 1.2.3.4', '1.2.3.4'],
+    ['1 hop, no header: socket peer', '1', '10.0.0.1', undefined, '10.0.0.1'],
+    ['2 hops', '2', '10.0.0.1', '6.6.6.6, 1.2.3.4, 10.0.0.2', '1.2.3.4'],
+    ['2 hops, short header', '2', '10.0.0.1', '1.2.3.4', '1.2.3.4'],
+    ['list: trusted peer', 'loopback, 10.0.0.0/8', '10.0.0.1', '6.6.6.6, 1.2.3.4', '1.2.3.4'],
+    ['list: walks trusted hops', '10.0.0.0/8', '10.0.0.1', '1.2.3.4, 10.0.0.7', '1.2.3.4'],
+    ['list: untrusted peer ignores header', '10.0.0.0/8', '192.0.2.1', '1.2.3.4', '192.0.2.1'],
+    ['array list', ['127.0.0.1', '10.0.0.0/8'], '10.0.0.1', '1.2.3.4', '1.2.3.4'],
+    ['IPv6 list', '2001:db8::/32', '2001:db8::1', '1.2.3.4', '1.2.3.4'],
+    ['netmask form', '10.0.0.0/255.0.0.0', '10.0.0.1', '1.2.3.4', '1.2.3.4'],
+  ];
+  it.each(table)('%s', (_name, setting, remote, xff, expected) => {
+    expect(key(setting, remote, xff)).toBe(expected);
+  });
+
+  const invalid: TrustProxySetting[] = [
+    'maybe',
+    '-1',
+    '1.5',
+    '0x7f.0.0.1',
+    '1,2',
+    '10.0.0.0/99',
+    '10.0.0.0/abc',
+    'loopback, nonsense',
+    ',',
+    -1,
+    1.5,
+    ['not-an-ip'],
+  ];
+  it.each(invalid.map((v) => [JSON.stringify(v), v]))('refuses %s', (_name, setting) => {
+    expect(() => compileTrust(setting)).toThrow(/trustProxy/);
+  });
+});
+
+describe('spoofing attempts', () => {
+  it('behind one hop, the client-written left part never becomes the key', () => {
+    for (const forged of ['1.1.1.1', '1.1.1.1, 2.2.2.2', 'garbage', '::1', '127.0.0.1']) {
+      expect(key('1', '10.0.0.1', `${forged}, 203.0.113.9`)).toBe('203.0.113.9');
+    }
+  });
+
+  it('an invalid right-most entry falls back to the hop that sent it', () => {
+    expect(key('1', '10.0.0.1', 'garbage')).toBe('10.0.0.1');
+    expect(key('1', '10.0.0.1', '1.2.3.4:5678')).toBe('10.0.0.1');
+    expect(key('1', '10.0.0.1', '[2001:db8::1]')).toBe('10.0.0.1');
+    expect(key('1', '10.0.0.1', '')).toBe('10.0.0.1');
+    expect(key('2', '10.0.0.1', '1.2.3.4, nonsense')).toBe('10.0.0.1');
+    expect(key('1', '10.0.0.1', '0x01020304')).toBe('10.0.0.1');
+  });
+
+  it('untrusted peers cannot pick a bucket with the header', () => {
+    expect(key('', '203.0.113.5', '1.2.3.4')).toBe('203.0.113.5');
+    expect(key('10.0.0.0/8', '203.0.113.5', '10.0.0.9, 1.2.3.4')).toBe('203.0.113.5');
+  });
+});
+
+describe('address keys', () => {
+  const table: Array<[string, string | undefined]> = [
+    ['1.2.3.4', '1.2.3.4'],
+    ['::ffff:1.2.3.4', '1.2.3.4'],
+    ['::ffff:7f00:1', '127.0.0.1'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:DB8:1:2::ffff', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['not an ip', undefined],
+    ['1.2.3', undefined],
+    ['', undefined],
+  ];
+  it.each(table)('%s → %s', (addr, expected) => {
+    expect(addressKey(addr)).toBe(expected);
+  });
+
+  it('IPv4-mapped socket peers are folded', () => {
+    expect(key('', '::ffff:198.51.100.3')).toBe('198.51.100.3');
+  });
+});

@@ -1,0 +1,158 @@
+import { WebSocket } from 'ws';
+import { createRelayServer, type RelayOptions, type RelayServer } from '../../src/index.js';
+
+export interface StartedRelay {
+  relay: RelayServer;
+  url: string;
+  port: number;
+  httpUrl: (path: string) => string;
+}
+
+const running = new Set<RelayServer>();
+const sockets = new Set<WebSocket>();
+
+/** A relay on 127.0.0.1, port 0, silent unless the test passes a logger. */
+export async function startRelay(options: RelayOptions = {}): Promise<StartedRelay> {
+  const relay = createRelayServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...options });
+  const address = await relay.start();
+  running.add(relay);
+  return {
+    relay,
+    url: address.url,
+    port: address.port,
+    httpUrl: (path) => `http://127.0.0.1:${address.port}${path}`,
+  };
+}
+
+/** For afterEach: closes every client and relay a test opened. */
+export async function cleanup(): Promise<void> {
+  for (const ws of sockets) ws.terminate();
+  sockets.clear();
+  await Promise.all([...running].map((r) => r.stop()));
+  running.clear();
+}
+
+export type Message = Record<string, unknown>;
+
+export interface TestClient {
+  ws: WebSocket;
+  send(message: unknown): void;
+  /** The next message, in order; rejects after timeoutMs so a hang fails instead of stalling. */
+  next(timeoutMs?: number): Promise<Message>;
+  /** Resolves with the close code once the socket is closed. */
+  closed: Promise<{ code: number; reason: string }>;
+  close(): void;
+}
+
+/** A real ws client with an awaitable message queue, so a test reads as a conversation. */
+export function wsConnect(
+  url: string,
+  headers: Record<string, string> = {},
+  opts: { autoPong?: boolean } = {},
+): Promise<TestClient> {
+  const ws = new WebSocket(url, { headers, autoPong: opts.autoPong ?? true });
+  sockets.add(ws);
+  const queue: Message[] = [];
+  const waiters: Array<(m: Message) => void> = [];
+  ws.on('message', (data) => {
+    const msg = JSON.parse(data.toString()) as Message;
+    const waiter = waiters.shift();
+    if (waiter) waiter(msg);
+    else queue.push(msg);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+  });
+  const client: TestClient = {
+    ws,
+    send(message) {
+      ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+    },
+    next(timeoutMs = 3000) {
+      const queued = queue.shift();
+      if (queued) return Promise.resolve(queued);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const i = waiters.indexOf(settle);
+          if (i !== -1) waiters.splice(i, 1);
+          reject(new Error(`no message within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const settle = (m: Message): void => {
+          clearTimeout(timer);
+          resolve(m);
+        };
+        waiters.push(settle);
+      });
+    },
+    closed,
+    close() {
+      ws.close();
+    },
+  };
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(client));
+    ws.once('error', reject);
+  });
+}
+
+/** Opens a target and a controller paired under `code`. */
+export async function pair(
+  url: string,
+  code = '123456',
+): Promise<{ target: TestClient; controller: TestClient }> {
+  const target = await wsConnect(url);
+  target.send({ type: 'listen', otc: code });
+  const ack = await target.next();
+  if (ack['type'] !== 'ack') throw new Error(`listen failed: ${JSON.stringify(ack)}`);
+  const controller = await wsConnect(url);
+  controller.send({ type: 'connect', otc: code });
+  const [a, b] = await Promise.all([target.next(), controller.next()]);
+  if (a['type'] !== 'peer_found' || b['type'] !== 'peer_found') {
+    throw new Error(`connect failed: ${JSON.stringify([a, b])}`);
+  }
+  return { target, controller };
+}
+
+/**
+ * Proves nothing else is queued for `client`: sends a frame the relay always
+ * answers with invalid_message and expects that to be the very next message.
+ */
+export async function expectNothingPending(client: TestClient): Promise<void> {
+  client.send('not json');
+  const msg = await client.next();
+  if (msg['type'] !== 'error' || msg['code'] !== 'invalid_message') {
+    throw new Error(`unexpected message: ${JSON.stringify(msg)}`);
+  }
+}
+
+/** Upgrade attempt that reports the HTTP status of a refusal (or 101). */
+export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    sockets.add(ws);
+    ws.once('open', () => resolve(101));
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once('error', (err) => {
+      if (!/Unexpected server response/.test(err.message)) reject(err);
+    });
+  });
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until `check()` is true, failing after timeoutMs. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 3000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await delay(10);
+  }
+}

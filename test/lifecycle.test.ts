@@ -1,0 +1,206 @@
+import { createServer } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRelayServer } from '../src/index.js';
+import {
+  cleanup,
+  eventually,
+  pair,
+  startRelay,
+  upgradeStatus,
+  wsConnect,
+} from './helpers/relay.js';
+
+afterEach(cleanup);
+
+function timerCount(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
+describe('HTTP', () => {
+  it('/health, /ready, 404, 405, 426, upgrade refused off /ws', async () => {
+    const { url, httpUrl } = await startRelay();
+    const health = await fetch(httpUrl('/health'));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', sessions: 0, connections: 0 });
+    const ready = await fetch(httpUrl('/ready'));
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
+    expect((await fetch(httpUrl('/nope'))).status).toBe(404);
+    expect((await fetch(httpUrl('/health/x'))).status).toBe(404);
+    expect((await fetch(httpUrl('/health'), { method: 'POST' })).status).toBe(405);
+    expect((await fetch(httpUrl('/ws'), { method: 'DELETE' })).status).toBe(405);
+    expect((await fetch(httpUrl('/ws'))).status).toBe(426);
+    expect((await fetch(httpUrl('/health?x=1'))).status).toBe(200);
+    expect((await fetch(httpUrl('/health'), { method: 'HEAD' })).status).toBe(200);
+    expect(await upgradeStatus(url.replace('/ws', '/other'))).toBe(404);
+    expect(await upgradeStatus(url.replace('/ws', '/'))).toBe(404);
+    expect(await upgradeStatus(url + '?client=amesh')).toBe(101);
+  });
+
+  it('/health counts sessions and connections', async () => {
+    const { url, httpUrl } = await startRelay();
+    await pair(url);
+    expect(await (await fetch(httpUrl('/health'))).json()).toMatchObject({
+      sessions: 1,
+      connections: 2,
+    });
+  });
+});
+
+describe('scale and cleanup', () => {
+  it('200 concurrent pairings, no cross-talk, back to 0 sessions and no timers after close', async () => {
+    const before = timerCount();
+    const { url, relay, httpUrl } = await startRelay({ maxSocketsPerIp: 1000 });
+    const codes = Array.from({ length: 200 }, (_, i) => String(100000 + i * 7));
+    const pairs = await Promise.all(codes.map((code) => pair(url, code)));
+    expect(relay.sessions).toBe(200);
+    await Promise.all(
+      pairs.map(async ({ target, controller }, i) => {
+        target.send({ type: 'data', payload: `t->c ${codes[i]}` });
+        controller.send({ type: 'data', payload: `c->t ${codes[i]}` });
+        expect(await controller.next()).toEqual({ type: 'data', payload: `t->c ${codes[i]}` });
+        expect(await target.next()).toEqual({ type: 'data', payload: `c->t ${codes[i]}` });
+        controller.send({ type: 'done' });
+        expect(await target.next()).toEqual({ type: 'done' });
+        target.close();
+        controller.close();
+        await Promise.all([target.closed, controller.closed]);
+      }),
+    );
+    await eventually(() => relay.connections === 0);
+    expect(await (await fetch(httpUrl('/health'))).json()).toMatchObject({
+      sessions: 0,
+      connections: 0,
+    });
+    await relay.stop();
+    await eventually(() => timerCount() <= before);
+  });
+
+  it('stop() with live sessions, watches and idle sockets clears every timer', async () => {
+    const before = timerCount();
+    const { url, relay } = await startRelay({ heartbeatMs: 1000 });
+    const { target, controller } = await pair(url);
+    const waiting = await wsConnect(url);
+    waiting.send({ type: 'listen', otc: '909090' });
+    await waiting.next();
+    const watcher = await wsConnect(url);
+    watcher.send({ type: 'bootstrap_watch', jti: 'j' });
+    await watcher.next();
+    const guesser = await wsConnect(url);
+    guesser.send({ type: 'connect', otc: '111111' });
+    await guesser.next();
+    await wsConnect(url);
+    expect(timerCount()).toBeGreaterThan(before);
+    await relay.stop();
+    for (const c of [target, controller, waiting, watcher]) {
+      expect(await c.next()).toEqual({ type: 'error', code: 'going_away' });
+      expect((await c.closed).code).toBe(1001);
+    }
+    expect(relay.sessions).toBe(0);
+    expect(relay.connections).toBe(0);
+    await eventually(() => timerCount() <= before);
+  });
+});
+
+describe('programmatic API', () => {
+  it('await createRelayServer({...}) then await relay.start() (the amesh docs form)', async () => {
+    const relay = await createRelayServer({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
+    const address = await relay.start();
+    expect(address.port).toBeGreaterThan(0);
+    expect(address.host).toBe('127.0.0.1');
+    expect(address.url).toBe(`ws://127.0.0.1:${address.port}/ws`);
+    const { target, controller } = await pair(address.url);
+    target.send({ type: 'data', payload: 'x' });
+    expect(await controller.next()).toEqual({ type: 'data', payload: 'x' });
+    await relay.stop();
+    await relay.stop(); // idempotent
+  });
+
+  it('bad options throw at construction, naming the option', () => {
+    expect(() => createRelayServer({ port: -1 })).toThrow(/port/);
+    expect(() => createRelayServer({ sessionTtlMs: 0 })).toThrow(/sessionTtlMs/);
+    expect(() => createRelayServer({ maxFrameBytes: 1.5 })).toThrow(/maxFrameBytes/);
+    expect(() => createRelayServer({ trustProxy: 'maybe' })).toThrow(/trustProxy/);
+    expect(() => createRelayServer({ logLevel: 'loud' as never })).toThrow(/logLevel/);
+    expect(() => createRelayServer({ allowLongCodes: 'yes' as never })).toThrow(/allowLongCodes/);
+  });
+
+  it('start() on a taken port rejects', async () => {
+    const { port } = await startRelay();
+    const second = createRelayServer({ port, host: '127.0.0.1', logLevel: 'silent' });
+    await expect(second.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await second.stop();
+  });
+
+  it('attaches to an existing http.Server and leaves its other routes alone', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/app') return res.end('app');
+      relay.handleRequest(req, res);
+    });
+    const relay = createRelayServer({ server, logLevel: 'silent' });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = await relay.start();
+    const base = `http://127.0.0.1:${address.port}`;
+    expect(await (await fetch(`${base}/app`)).text()).toBe('app');
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    const { target, controller } = await pair(address.url);
+    target.send({ type: 'data', payload: 'attached' });
+    expect(await controller.next()).toEqual({ type: 'data', payload: 'attached' });
+    await relay.stop();
+    // The host server is still the caller's: stop() does not close it.
+    expect(server.listening).toBe(true);
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe('graceful drain', () => {
+  it('drain(): /ready 503, upgrades refused, new listens refused, live sessions finish', async () => {
+    const { url, relay, httpUrl } = await startRelay({ drainMs: 5000 });
+    const { target, controller } = await pair(url);
+    const idle = await wsConnect(url);
+    const drained = relay.drain();
+    expect(relay.draining).toBe(true);
+    const ready = await fetch(httpUrl('/ready'));
+    expect([ready.status, await ready.json()]).toEqual([503, { status: 'draining' }]);
+    expect((await fetch(httpUrl('/health'))).status).toBe(200);
+    expect(await upgradeStatus(url)).toBe(503);
+    idle.send({ type: 'listen', otc: '313131' });
+    expect(await idle.next()).toEqual({ type: 'error', code: 'going_away' });
+    idle.send({ type: 'bootstrap_watch', jti: 'late' });
+    expect(await idle.next()).toEqual({ type: 'error', code: 'going_away' });
+    // The live session still works and ends on its own.
+    target.send({ type: 'data', payload: 'finishing' });
+    expect(await controller.next()).toEqual({ type: 'data', payload: 'finishing' });
+    const started = Date.now();
+    target.send({ type: 'done' });
+    await controller.next();
+    await drained;
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(await idle.next()).toEqual({ type: 'error', code: 'going_away' });
+    expect((await idle.closed).code).toBe(1001);
+  });
+
+  it('drain(): sessions still open when the window ends get going_away and 1001', async () => {
+    const { url, relay } = await startRelay({ drainMs: 150 });
+    const { target, controller } = await pair(url);
+    await relay.drain();
+    for (const c of [target, controller]) {
+      expect(await c.next()).toEqual({ type: 'error', code: 'going_away' });
+      expect((await c.closed).code).toBe(1001);
+    }
+  });
+
+  it('a connect to a session that exists still pairs during the drain', async () => {
+    const { url, relay } = await startRelay({ drainMs: 5000 });
+    const target = await wsConnect(url);
+    target.send({ type: 'listen', otc: '212121' });
+    await target.next();
+    const controller = await wsConnect(url);
+    const drained = relay.drain();
+    controller.send({ type: 'connect', otc: '212121' });
+    expect(await controller.next()).toEqual({ type: 'peer_found' });
+    expect(await target.next()).toEqual({ type: 'peer_found' });
+    controller.send({ type: 'done' });
+    expect(await target.next()).toEqual({ type: 'done' });
+    await drained;
+  });
+});

@@ -1,0 +1,207 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  cleanup,
+  eventually,
+  expectNothingPending,
+  pair,
+  startRelay,
+  upgradeStatus,
+  wsConnect,
+} from './helpers/relay.js';
+
+afterEach(cleanup);
+
+describe('limits', () => {
+  it('a frame over maxFrameBytes closes the socket with 1009; the session partner is told', async () => {
+    const { url, relay } = await startRelay({ maxFrameBytes: 1024 });
+    const { target, controller } = await pair(url);
+    target.send({ type: 'data', payload: 'x'.repeat(2000) });
+    expect((await target.closed).code).toBe(1009);
+    expect(await controller.next()).toEqual({ type: 'error', code: 'peer_disconnected' });
+    expect(relay.sessions).toBe(0);
+  });
+
+  it('a frame just under maxFrameBytes is forwarded', async () => {
+    const { url } = await startRelay({ maxFrameBytes: 1024 });
+    const { target, controller } = await pair(url);
+    const payload = 'y'.repeat(1024 - '{"type":"data","payload":""}'.length);
+    target.send({ type: 'data', payload });
+    expect(await controller.next()).toEqual({ type: 'data', payload });
+  });
+
+  it('the per-session byte cap counts both ways; breach → session_data_limit to both, both closed', async () => {
+    const { url, relay } = await startRelay({ maxSessionBytes: 1000 });
+    const { target, controller } = await pair(url);
+    const frame = { type: 'data', payload: 'z'.repeat(200) }; // 228 bytes on the wire
+    target.send(frame);
+    await controller.next();
+    controller.send(frame);
+    await target.next();
+    target.send(frame);
+    await controller.next();
+    target.send(frame); // 912 so far: still under
+    await controller.next();
+    controller.send(frame); // 1140: over
+    expect(await controller.next()).toEqual({ type: 'error', code: 'session_data_limit' });
+    expect(await target.next()).toEqual({ type: 'error', code: 'session_data_limit' });
+    expect((await target.closed).code).toBe(1008);
+    expect((await controller.closed).code).toBe(1008);
+    expect(relay.sessions).toBe(0);
+  });
+
+  it('relay_capacity when the session table is full; a slot frees when a session ends', async () => {
+    const { url } = await startRelay({ maxSessions: 2 });
+    const a = await wsConnect(url);
+    a.send({ type: 'listen', otc: '100001' });
+    await a.next();
+    const b = await wsConnect(url);
+    b.send({ type: 'listen', otc: '100002' });
+    await b.next();
+    const c = await wsConnect(url);
+    c.send({ type: 'listen', otc: '100003' });
+    expect(await c.next()).toEqual({ type: 'error', code: 'relay_capacity' });
+    a.send({ type: 'done' });
+    await expectNothingPending(a);
+    c.send({ type: 'listen', otc: '100003' });
+    expect(await c.next()).toEqual({ type: 'ack', message: 'session_open' });
+  });
+
+  it('relay_capacity does not spend the rate-limit budget', async () => {
+    const { url } = await startRelay({ maxSessions: 1, failedAttemptsPerIp: 2 });
+    const a = await wsConnect(url);
+    a.send({ type: 'listen', otc: '200001' });
+    await a.next();
+    const b = await wsConnect(url);
+    for (let i = 0; i < 5; i++) {
+      b.send({ type: 'listen', otc: '200002' });
+      expect(await b.next()).toEqual({ type: 'error', code: 'relay_capacity' });
+    }
+  });
+
+  it('the socket cap refuses at upgrade with 503', async () => {
+    const { url } = await startRelay({ maxSockets: 2 });
+    await wsConnect(url);
+    await wsConnect(url);
+    expect(await upgradeStatus(url)).toBe(503);
+  });
+
+  it('the per-address socket cap refuses at upgrade with 429, other addresses unaffected', async () => {
+    const { url, relay } = await startRelay({ maxSocketsPerIp: 2, trustProxy: 1 });
+    const hdr = { 'x-forwarded-for': '198.51.100.7' };
+    const one = await wsConnect(url, hdr);
+    await wsConnect(url, hdr);
+    expect(await upgradeStatus(url, hdr)).toBe(429);
+    expect(await upgradeStatus(url, { 'x-forwarded-for': '198.51.100.8' })).toBe(101);
+    expect(relay.connections).toBe(3);
+    one.close();
+    await one.closed;
+    await eventually(() => relay.connections === 2);
+    expect(await upgradeStatus(url, hdr)).toBe(101);
+  });
+
+  it('IPv6 clients share a per-address cap across their /64', async () => {
+    const { url } = await startRelay({ maxSocketsPerIp: 2, trustProxy: 1 });
+    await wsConnect(url, { 'x-forwarded-for': '2001:db8:1:2::1' });
+    await wsConnect(url, { 'x-forwarded-for': '2001:db8:1:2:ffff::9' });
+    expect(await upgradeStatus(url, { 'x-forwarded-for': '2001:db8:1:2:aaaa::1' })).toBe(429);
+    expect(await upgradeStatus(url, { 'x-forwarded-for': '2001:db8:1:3::1' })).toBe(101);
+  });
+
+  it('a socket that holds nothing is closed after idleTimeoutMs', async () => {
+    const { url, relay } = await startRelay({ idleTimeoutMs: 100 });
+    const idle = await wsConnect(url);
+    const spammer = await wsConnect(url);
+    spammer.send('garbage'); // invalid frames do not count as protocol activity
+    const listener = await wsConnect(url);
+    listener.send({ type: 'listen', otc: '300003' });
+    await listener.next();
+    expect((await idle.closed).code).toBe(1000);
+    expect((await spammer.closed).code).toBe(1000);
+    // A socket in a session is not idle.
+    await expectNothingPending(listener);
+    expect(relay.sessions).toBe(1);
+  });
+
+  it('a socket whose session ended becomes idle again', async () => {
+    const { url } = await startRelay({ idleTimeoutMs: 150 });
+    const { target, controller } = await pair(url);
+    controller.send({ type: 'done' });
+    await target.next();
+    expect((await target.closed).code).toBe(1000);
+    expect((await controller.closed).code).toBe(1000);
+  });
+
+  it('a dead peer that never answers pings is terminated', async () => {
+    const { url, relay } = await startRelay({ heartbeatMs: 100 });
+    const dead = await wsConnect(url, {}, { autoPong: false });
+    const alive = await wsConnect(url);
+    dead.send({ type: 'listen', otc: '400004' });
+    await dead.next();
+    alive.send({ type: 'connect', otc: '400004' });
+    await alive.next();
+    expect((await dead.closed).code).toBe(1006);
+    expect(await alive.next()).toEqual({ type: 'error', code: 'peer_disconnected' });
+    expect(relay.connections).toBe(1);
+  });
+
+  it('a slow reader whose send buffer passes the cap is cut off; its partner is told', async () => {
+    const { url, relay } = await startRelay({
+      maxBufferedBytes: 64 * 1024,
+      maxSessionBytes: 1024 * 1024 * 1024,
+    });
+    const { target, controller } = await pair(url);
+    // The controller stops reading from its TCP socket.
+    const raw = (controller.ws as unknown as { _socket: { pause(): void } })._socket;
+    raw.pause();
+    const payload = 'q'.repeat(60_000);
+    let told: Record<string, unknown> | undefined;
+    // Loopback kernel buffers soak up a few MB before the relay's own buffer grows.
+    for (let i = 0; i < 100 && told === undefined; i++) {
+      for (let j = 0; j < 20; j++) target.send({ type: 'data', payload });
+      told = await target.next(30).catch(() => undefined);
+    }
+    expect(told).toEqual({ type: 'error', code: 'peer_disconnected' });
+    expect(relay.sessions).toBe(0);
+  });
+});
+
+describe('session lifetime', () => {
+  it('an unpaired code expires after sessionTtlMs: otc_expired, then a normal close', async () => {
+    const { url, relay } = await startRelay({ sessionTtlMs: 150 });
+    const target = await wsConnect(url);
+    target.send({ type: 'listen', otc: '500005' });
+    await target.next();
+    expect(await target.next()).toEqual({ type: 'error', code: 'otc_expired' });
+    expect((await target.closed).code).toBe(1000);
+    expect(relay.sessions).toBe(0);
+    const late = await wsConnect(url);
+    late.send({ type: 'connect', otc: '500005' });
+    expect(await late.next()).toEqual({ type: 'error', code: 'otc_not_found' });
+  });
+
+  it('pairing gives the session pairedTtlMs more, then both peers get otc_expired', async () => {
+    const { url, relay } = await startRelay({ sessionTtlMs: 5_000, pairedTtlMs: 150 });
+    const { target, controller } = await pair(url);
+    expect(await target.next()).toEqual({ type: 'error', code: 'otc_expired' });
+    expect(await controller.next()).toEqual({ type: 'error', code: 'otc_expired' });
+    expect((await target.closed).code).toBe(1000);
+    expect((await controller.closed).code).toBe(1000);
+    expect(relay.sessions).toBe(0);
+  });
+
+  it('the paired TTL starts at pairing, not at listen', async () => {
+    const { url } = await startRelay({ sessionTtlMs: 300, pairedTtlMs: 400 });
+    const target = await wsConnect(url);
+    target.send({ type: 'listen', otc: '600006' });
+    await target.next();
+    await new Promise((r) => setTimeout(r, 200));
+    const controller = await wsConnect(url);
+    controller.send({ type: 'connect', otc: '600006' });
+    await controller.next();
+    await target.next();
+    const started = Date.now();
+    expect(await target.next()).toEqual({ type: 'error', code: 'otc_expired' });
+    // Lived past the original 300 ms deadline: the TTL was reset at pairing.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+  });
+});

@@ -1,0 +1,183 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, delay, pair, startRelay, wsConnect } from './helpers/relay.js';
+
+afterEach(cleanup);
+
+const from = (addr: string): Record<string, string> => ({ 'x-forwarded-for': addr });
+
+describe('failed listen/connect per address', () => {
+  it('5 failures, then rate_limited until the window ends', async () => {
+    const { url } = await startRelay({ failedAttemptWindowMs: 400 });
+    const guesser = await wsConnect(url);
+    for (let i = 0; i < 5; i++) {
+      guesser.send({ type: 'connect', otc: String(100000 + i) });
+      expect(await guesser.next()).toEqual({ type: 'error', code: 'otc_not_found' });
+    }
+    guesser.send({ type: 'connect', otc: '100009' });
+    expect(await guesser.next()).toEqual({ type: 'error', code: 'rate_limited' });
+    // Even a code that exists is refused while limited.
+    const target = await wsConnect(url);
+    target.send({ type: 'listen', otc: '999999' });
+    expect(await target.next()).toEqual({ type: 'error', code: 'rate_limited' });
+    await delay(450);
+    target.send({ type: 'listen', otc: '999999' });
+    expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
+  });
+
+  it('successes never spend the budget of a person pairing normally', async () => {
+    const { url } = await startRelay({ failedAttemptsPerIp: 2 });
+    for (let i = 0; i < 8; i++) {
+      const { target, controller } = await pair(url, String(700000 + i));
+      controller.send({ type: 'done' });
+      await target.next();
+    }
+  });
+
+  it('concurrent guesses from one address cannot overshoot the budget', async () => {
+    const { url } = await startRelay({ maxSocketsPerIp: 64 });
+    const sockets = await Promise.all(Array.from({ length: 30 }, () => wsConnect(url)));
+    sockets.forEach((s, i) => s.send({ type: 'connect', otc: String(200000 + i) }));
+    const replies = await Promise.all(sockets.map((s) => s.next()));
+    const notFound = replies.filter((r) => r['code'] === 'otc_not_found').length;
+    const limited = replies.filter((r) => r['code'] === 'rate_limited').length;
+    expect(notFound).toBe(5);
+    expect(limited).toBe(25);
+  });
+
+  it('addresses have separate buckets behind a trusted proxy', async () => {
+    const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 1 });
+    const a = await wsConnect(url, from('203.0.113.1'));
+    const b = await wsConnect(url, from('203.0.113.2'));
+    a.send({ type: 'connect', otc: '111111' });
+    expect(await a.next()).toMatchObject({ code: 'otc_not_found' });
+    a.send({ type: 'connect', otc: '111112' });
+    expect(await a.next()).toMatchObject({ code: 'rate_limited' });
+    b.send({ type: 'connect', otc: '111113' });
+    expect(await b.next()).toMatchObject({ code: 'otc_not_found' });
+  });
+
+  it('a client writing its own X-Forwarded-For behind one hop gets no new bucket', async () => {
+    const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 3 });
+    const replies: unknown[] = [];
+    for (let i = 0; i < 6; i++) {
+      // The client wrote "10.9.9.i"; the trusted proxy appended the real 203.0.113.50.
+      const c = await wsConnect(url, from(`10.9.9.${i}, 203.0.113.50`));
+      c.send({ type: 'connect', otc: String(300000 + i) });
+      replies.push((await c.next())['code']);
+      c.close();
+    }
+    expect(replies).toEqual([
+      'otc_not_found',
+      'otc_not_found',
+      'otc_not_found',
+      'rate_limited',
+      'rate_limited',
+      'rate_limited',
+    ]);
+  });
+
+  it('without trust, X-Forwarded-For is ignored entirely', async () => {
+    const { url } = await startRelay({ failedAttemptsPerIp: 1 });
+    const a = await wsConnect(url, from('203.0.113.1'));
+    a.send({ type: 'connect', otc: '121212' });
+    expect(await a.next()).toMatchObject({ code: 'otc_not_found' });
+    const b = await wsConnect(url, from('203.0.113.2'));
+    b.send({ type: 'connect', otc: '121213' });
+    expect(await b.next()).toMatchObject({ code: 'rate_limited' });
+  });
+
+  it('IPv6 addresses rotating inside one /64 share a bucket', async () => {
+    const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 2 });
+    const codes: unknown[] = [];
+    for (const addr of ['2001:db8:a:b::1', '2001:db8:a:b::2', '2001:db8:a:b:c:d:e:f']) {
+      const c = await wsConnect(url, from(addr));
+      c.send({ type: 'connect', otc: '131313' });
+      codes.push((await c.next())['code']);
+    }
+    expect(codes).toEqual(['otc_not_found', 'otc_not_found', 'rate_limited']);
+  });
+});
+
+describe('brute force on one code, from many addresses', () => {
+  it('5 failed attempts burn the code: a later listen or connect never pairs', async () => {
+    const { url } = await startRelay({ trustProxy: 1 });
+    for (let i = 0; i < 5; i++) {
+      const c = await wsConnect(url, from(`198.51.100.${i}`));
+      c.send({ type: 'connect', otc: '654321' });
+      expect(await c.next()).toMatchObject({ code: 'otc_not_found' });
+    }
+    const target = await wsConnect(url, from('192.0.2.10'));
+    target.send({ type: 'listen', otc: '654321' });
+    expect(await target.next()).toEqual({ type: 'error', code: 'otc_in_use' });
+    const controller = await wsConnect(url, from('192.0.2.11'));
+    controller.send({ type: 'connect', otc: '654321' });
+    expect(await controller.next()).toEqual({ type: 'error', code: 'otc_not_found' });
+    // Other codes are untouched.
+    target.send({ type: 'listen', otc: '654322' });
+    expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
+  });
+
+  it('the burn lasts only for the window', async () => {
+    const { url } = await startRelay({
+      trustProxy: 1,
+      codeFailureLimit: 2,
+      failedAttemptWindowMs: 300,
+    });
+    for (let i = 0; i < 2; i++) {
+      const c = await wsConnect(url, from(`198.51.100.${i}`));
+      c.send({ type: 'connect', otc: '565656' });
+      await c.next();
+    }
+    const target = await wsConnect(url, from('192.0.2.20'));
+    target.send({ type: 'listen', otc: '565656' });
+    expect(await target.next()).toMatchObject({ code: 'otc_in_use' });
+    await delay(350);
+    target.send({ type: 'listen', otc: '565656' });
+    expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
+  });
+
+  it('a live, unpaired code that collects 5 failures is ended', async () => {
+    const { url, relay } = await startRelay({ trustProxy: 1 });
+    const target = await wsConnect(url, from('192.0.2.30'));
+    target.send({ type: 'listen', otc: '787878' });
+    await target.next();
+    for (let i = 0; i < 5; i++) {
+      const c = await wsConnect(url, from(`198.51.100.${i}`));
+      c.send({ type: 'listen', otc: '787878' });
+      expect(await c.next()).toMatchObject({ code: 'otc_in_use' });
+    }
+    expect(await target.next()).toEqual({ type: 'error', code: 'otc_expired' });
+    expect(relay.sessions).toBe(0);
+    const controller = await wsConnect(url, from('192.0.2.31'));
+    controller.send({ type: 'connect', otc: '787878' });
+    expect(await controller.next()).toEqual({ type: 'error', code: 'otc_not_found' });
+  });
+
+  it('a paired session is not disturbed by failures on its code', async () => {
+    const { url } = await startRelay({ trustProxy: 1 });
+    const { target, controller } = await pair(url, '989898');
+    const codes: unknown[] = [];
+    for (let i = 0; i < 6; i++) {
+      const c = await wsConnect(url, from(`198.51.100.${i}`));
+      c.send({ type: 'connect', otc: '989898' });
+      codes.push((await c.next())['code']);
+    }
+    // Five misses burn the code; from then on it answers like an absent one.
+    expect(codes).toEqual([...Array(5).fill('peer_already_connected'), 'otc_not_found']);
+    target.send({ type: 'data', payload: 'still here' });
+    expect(await controller.next()).toEqual({ type: 'data', payload: 'still here' });
+  });
+});
+
+describe('bootstrap_watch per address', () => {
+  it('10 watches per window, then rate_limited', async () => {
+    const { url } = await startRelay();
+    const c = await wsConnect(url);
+    for (let i = 0; i < 10; i++) {
+      c.send({ type: 'bootstrap_watch', jti: `w${i}` });
+      expect(await c.next()).toEqual({ type: 'bootstrap_watching', jti: `w${i}` });
+    }
+    c.send({ type: 'bootstrap_watch', jti: 'w10' });
+    expect(await c.next()).toEqual({ type: 'error', code: 'rate_limited' });
+  });
+});
