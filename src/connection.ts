@@ -1,10 +1,10 @@
 import type { WebSocket } from 'ws';
-import type { Session } from './sessions.js';
+import type { Member, Session } from './sessions.js';
 
 const OPEN = 1;
 
 /** What the relay knows about one WebSocket. */
-export class Client {
+export class Client implements Member {
   session: Session | null = null;
   /** jtis this socket watches as a bootstrap controller. */
   watches: Set<string> | null = null;

@@ -1,14 +1,16 @@
 import type { Logger } from 'pino';
-import type { Client } from './connection.js';
 import { errorFrame, type ErrorCode } from './errors.js';
 import { ACK_FRAME, DONE_FRAME, PEER_FOUND_FRAME, dataFrame } from './protocol/messages.js';
 import type { AttemptBudget } from './rate-limit.js';
-import type { Session, SessionRegistry } from './sessions.js';
+import type { Member, Session, SessionStore } from './sessions.js';
+
+/** A socket asking for something: a session member plus its rate-limit key. */
+type Requester = Member & { readonly key: string };
 
 export type EndReason = 'done' | 'peer_closed' | 'expired' | 'data_limit' | 'burned' | 'shutdown';
 
 export interface PairingDeps {
-  registry: SessionRegistry;
+  registry: SessionStore;
   /** Failed listen/connect per client address. */
   addressBudget: AttemptBudget;
   /** Failed listen/connect per code value, from any address. */
@@ -19,14 +21,14 @@ export interface PairingDeps {
   maxSessionBytes: number;
   isDraining: () => boolean;
   /** Called whenever a client gains or loses its session (idle timer bookkeeping). */
-  roleChanged: (client: Client) => void;
+  roleChanged: (member: Member) => void;
 }
 
 /** listen / connect / data / done and the end of a session. */
 export class Pairing {
   constructor(private readonly deps: PairingDeps) {}
 
-  async listen(client: Client, code: string): Promise<void> {
+  async listen(client: Requester, code: string): Promise<void> {
     const { registry, codeBudget } = this.deps;
     if (client.session !== null) return client.send(errorFrame('otc_in_use'));
     if (this.deps.isDraining()) return client.send(errorFrame('going_away'));
@@ -50,7 +52,7 @@ export class Pairing {
     this.deps.log.debug({ session: opened.id }, 'session opened');
   }
 
-  async connect(client: Client, code: string): Promise<void> {
+  async connect(client: Requester, code: string): Promise<void> {
     const { registry, codeBudget } = this.deps;
     if (client.session !== null) return client.send(errorFrame('otc_in_use'));
     if (!(await this.reserve(client, 'connect'))) return;
@@ -79,7 +81,7 @@ export class Pairing {
   }
 
   /** Forwards a payload to the peer. Without a peer there is no one to tell: dropped. */
-  data(client: Client, payload: string, frameBytes: number): void {
+  data(client: Requester, payload: string, frameBytes: number): void {
     const session = client.session;
     if (session === null || session.controller === null) return;
     session.bytes += frameBytes;
@@ -88,12 +90,12 @@ export class Pairing {
     peer.send(dataFrame(payload));
   }
 
-  done(client: Client): void {
+  done(client: Requester): void {
     if (client.session !== null) this.end(client.session, 'done', client);
   }
 
   /** Ends a session once, whatever the cause; every path comes through here. */
-  end(session: Session, reason: EndReason, by?: Client): void {
+  end(session: Session, reason: EndReason, by?: Member): void {
     if (!this.deps.registry.remove(session)) return;
     if (session.timer !== null) clearTimeout(session.timer);
     session.timer = null;
@@ -141,7 +143,7 @@ export class Pairing {
     for (const session of [...this.deps.registry.all()]) this.end(session, 'shutdown');
   }
 
-  private async reserve(client: Client, action: 'listen' | 'connect'): Promise<boolean> {
+  private async reserve(client: Requester, action: 'listen' | 'connect'): Promise<boolean> {
     if (await this.deps.addressBudget.take(client.key)) return true;
     // The one place a client address is logged: an operator needs it here.
     this.deps.log.warn({ client: client.key, action }, 'rate limited: failed attempts');
@@ -150,7 +152,7 @@ export class Pairing {
   }
 
   /** A success never spends the budget of a person pairing normally. */
-  private refund(client: Client): void {
+  private refund(client: Requester): void {
     this.deps.addressBudget.refund(client.key).catch((err: unknown) => {
       this.deps.log.error({ err }, 'rate-limit refund failed');
     });
@@ -160,7 +162,7 @@ export class Pairing {
    * A failed attempt keeps its reserved point and counts against the code;
    * a code with too many failures is burned, and an unpaired session on it ends.
    */
-  private async fail(client: Client, code: string, error: ErrorCode): Promise<void> {
+  private async fail(client: Requester, code: string, error: ErrorCode): Promise<void> {
     const { codeBudget, registry } = this.deps;
     const withinBudget = await codeBudget.take(code);
     if (!withinBudget || (await codeBudget.spent(code))) {

@@ -8,7 +8,7 @@ import { errorFrame } from './errors.js';
 import { Pairing } from './pairing.js';
 import { parseFrame, type ParseLimits } from './protocol/parse.js';
 import { memoryBudget, type AttemptBudget } from './rate-limit.js';
-import { SessionRegistry } from './sessions.js';
+import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
 
 // A client never needs to pipeline more than a few frames behind a listen or
 // connect; a socket that queues more than this while one is pending is hostile.
@@ -22,7 +22,7 @@ export type Admission = 'ok' | 'sockets_full' | 'address_full';
  */
 export class Relay {
   readonly clients = new Set<Client>();
-  readonly registry: SessionRegistry;
+  readonly registry: SessionStore;
   draining = false;
 
   private readonly socketsPerKey = new Map<string, number>();
@@ -36,13 +36,14 @@ export class Relay {
     private readonly opts: ResolvedOptions,
     private readonly log: Logger,
   ) {
-    this.registry = new SessionRegistry(opts.maxSessions);
+    this.registry = new MemorySessionStore(opts.maxSessions);
     const addressBudget = memoryBudget(opts.failedAttemptsPerIp, opts.failedAttemptWindowMs);
     const codeBudget = memoryBudget(opts.codeFailureLimit, opts.failedAttemptWindowMs);
     const watchBudget = memoryBudget(opts.watchesPerIp, opts.watchWindowMs);
     this.budgets = [addressBudget, codeBudget, watchBudget];
     const isDraining = (): boolean => this.draining;
-    const roleChanged = (client: Client): void => this.updateIdle(client);
+    // Members of local sessions are always local Clients.
+    const roleChanged = (member: Member): void => this.updateIdle(member as Client);
     this.pairing = new Pairing({
       registry: this.registry,
       addressBudget,

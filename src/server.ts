@@ -53,7 +53,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   });
   const handleRequest = createRequestHandler(relay, VERSION);
   const attached = opts.server !== undefined;
-  const server: Server = opts.server ?? createServer(handleRequest);
+  const server: Server = opts.server ?? hardened(createServer(handleRequest), opts.maxSockets);
   const handleUpgrade = createUpgradeHandler(relay, wss, trust, log, attached);
   let address: RelayAddress | null = null;
   let started = false;
@@ -115,6 +115,19 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
       return relay.draining;
     },
   };
+}
+
+// A relay's HTTP traffic is tiny: probes and upgrade requests. Cut slow
+// (slowloris) clients off early and bound raw connections, upgraded or not.
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 15_000;
+const HTTP_HEADROOM = 1_024;
+
+function hardened(server: Server, maxSockets: number): Server {
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.maxConnections = maxSockets + HTTP_HEADROOM;
+  return server;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -1,4 +1,14 @@
-import type { Client } from './connection.js';
+/**
+ * What a session needs from each of its two ends. A local WebSocket is one
+ * (connection.ts); a peer on another instance can be another, which is the
+ * seam for scale-out fan-out.
+ */
+export interface Member {
+  session: Session | null;
+  readonly closed: boolean;
+  send(frame: string): void;
+  close(code: number, reason: string): void;
+}
 
 /**
  * One pairing: a target waiting under a code, then bound to one controller.
@@ -8,8 +18,8 @@ import type { Client } from './connection.js';
 export interface Session {
   readonly id: number;
   readonly code: string;
-  readonly target: Client;
-  controller: Client | null;
+  readonly target: Member;
+  controller: Member | null;
   /** Bytes of `data` frames received for this session, both ways. */
   bytes: number;
   readonly openedAt: number;
@@ -17,11 +27,18 @@ export interface Session {
   timer: NodeJS.Timeout | null;
 }
 
-/**
- * The rendezvous table: code → live session. In-memory; the seam where a
- * shared registry for scale-out would plug in.
- */
-export class SessionRegistry {
+/** The rendezvous table: code → live session. */
+export interface SessionStore {
+  readonly size: number;
+  find(code: string): Session | undefined;
+  open(code: string, target: Member, now: number): Session | 'otc_in_use' | 'relay_capacity';
+  /** Removes the session if it is still the live one for its code. */
+  remove(session: Session): boolean;
+  all(): IterableIterator<Session>;
+}
+
+/** In-memory; a shared store for scale-out implements the same interface. */
+export class MemorySessionStore implements SessionStore {
   private readonly byCode = new Map<string, Session>();
   private nextId = 1;
 
@@ -35,7 +52,7 @@ export class SessionRegistry {
     return this.byCode.get(code);
   }
 
-  open(code: string, target: Client, now: number): Session | 'otc_in_use' | 'relay_capacity' {
+  open(code: string, target: Member, now: number): Session | 'otc_in_use' | 'relay_capacity' {
     if (this.byCode.has(code)) return 'otc_in_use';
     if (this.byCode.size >= this.maxSessions) return 'relay_capacity';
     const session: Session = {
@@ -52,7 +69,6 @@ export class SessionRegistry {
     return session;
   }
 
-  /** Removes the session if it is still the live one for its code. */
   remove(session: Session): boolean {
     if (this.byCode.get(session.code) !== session) return false;
     this.byCode.delete(session.code);
