@@ -1,0 +1,156 @@
+// npm run bench: the relay beside the bare Node + ws baseline (and the relay
+// under Bun), each started as its own process on 127.0.0.1, measured in one run.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus } from 'node:os';
+import autocannon from 'autocannon';
+import { forwarding, holdSessions, pairings } from './load.mjs';
+import { coldStartMs, cpuSeconds, rssKiB, startServer, stopServer } from './proc.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const quick = process.argv.includes('--quick');
+const S = quick ? 0.25 : 1;
+const IDLE_SESSIONS = quick ? 1000 : 5000;
+const COLD_STARTS = quick ? 5 : 20;
+
+// Bench-only overrides: distinct X-Forwarded-For per socket behind one trusted
+// hop, and TTLs long enough to hold the idle sessions while RSS is read.
+const relayEnv = {
+  AMESH_TRUST_PROXY: '1',
+  RELAY_SESSION_TTL_MS: '120000',
+  RELAY_PAIRED_TTL_MS: '120000',
+};
+const bun = `${root}node_modules/.bin/bun`;
+const targets = [
+  { name: 'relay (node)', cmd: process.execPath, args: [`${root}dist/cli.js`], env: relayEnv },
+  { name: 'baseline (node)', cmd: process.execPath, args: [`${root}bench/baseline.mjs`], env: {} },
+  { name: 'relay (bun)', cmd: bun, args: [`${root}dist/cli.js`], env: relayEnv },
+];
+if (process.argv.includes('--no-bun')) targets.pop();
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measureIdle(t) {
+  const server = await startServer(t.cmd, t.args, t.env);
+  try {
+    const warm = await holdSessions(server.url, 20, 10);
+    await warm();
+    await sleep(500);
+    const before = rssKiB(server.pid);
+    const release = await holdSessions(server.url, IDLE_SESSIONS, 100);
+    await sleep(1000);
+    const after = rssKiB(server.pid);
+    await release();
+    return {
+      sessions: IDLE_SESSIONS,
+      rssBeforeKiB: before,
+      rssAfterKiB: after,
+      kibPerSession: (after - before) / IDLE_SESSIONS,
+    };
+  } finally {
+    await stopServer(server);
+  }
+}
+
+async function measureLoad(t) {
+  const server = await startServer(t.cmd, t.args, t.env);
+  try {
+    const out = {};
+    const cpu0 = cpuSeconds(server.pid);
+    out.pairingC50 = await pairings(server.url, { concurrency: 50, durationMs: 4000 * S });
+    out.pairingC200 = await pairings(server.url, { concurrency: 200, durationMs: 4000 * S });
+    const cpu1 = cpuSeconds(server.pid);
+    const done = out.pairingC50.pairings + out.pairingC200.pairings;
+    out.cpuSecondsPer1000Pairings = ((cpu1 - cpu0) / done) * 1000;
+    out.forward1 = await forwarding(server.url, { pairs: 1, durationMs: 3000 * S });
+    out.forward10 = await forwarding(server.url, { pairs: 10, durationMs: 3000 * S });
+    const health = await autocannon({
+      url: `http://127.0.0.1:${server.port}/health`,
+      connections: 50,
+      duration: quick ? 2 : 10,
+    });
+    out.healthRps = health.requests.average;
+    out.healthErrors = health.errors + health.non2xx;
+    return out;
+  } finally {
+    await stopServer(server);
+  }
+}
+
+async function measureColdStart(cmd, args, env) {
+  const port = await freePort();
+  const samples = [];
+  for (let i = 0; i < COLD_STARTS; i++) samples.push(await coldStartMs(cmd, args, env, port));
+  return median(samples);
+}
+
+const results = {};
+const started = Date.now();
+for (const t of targets) {
+  const idle = await measureIdle(t);
+  const load = await measureLoad(t);
+  const coldStartMsMedian = await measureColdStart(t.cmd, t.args, t.env);
+  results[t.name] = { ...load, idle, coldStartMsMedian };
+  console.log(JSON.stringify({ target: t.name, ...results[t.name] }));
+}
+const floor = await measureColdStart(
+  process.execPath,
+  ['-e', "require('http').createServer((q,s)=>s.end('ok')).listen(process.env.PORT,'127.0.0.1')"],
+  {},
+);
+console.log(
+  JSON.stringify({ target: 'bare node http (cold-start floor)', coldStartMsMedian: floor }),
+);
+
+const base = results['baseline (node)'];
+const rows = [
+  ['pairings/s, concurrency 50', (r) => r.pairingC50.pairingsPerSec, 'higher'],
+  ['pairing p50 ms, c50', (r) => r.pairingC50.p50Ms, 'lower'],
+  ['pairing p99 ms, c50', (r) => r.pairingC50.p99Ms, 'lower'],
+  ['pairings/s, concurrency 200', (r) => r.pairingC200.pairingsPerSec, 'higher'],
+  ['pairing p50 ms, c200', (r) => r.pairingC200.p50Ms, 'lower'],
+  ['pairing p95 ms, c200', (r) => r.pairingC200.p95Ms, 'lower'],
+  ['pairing p99 ms, c200', (r) => r.pairingC200.p99Ms, 'lower'],
+  ['forwarding msg/s, 1 pair', (r) => r.forward1.messagesPerSec, 'higher'],
+  ['forwarding MB/s, 1 pair', (r) => r.forward1.mbPerSec, 'higher'],
+  ['forwarding p99 one-way ms, 1 pair', (r) => r.forward1.p99OneWayMs, 'lower'],
+  ['forwarding msg/s, 10 pairs', (r) => r.forward10.messagesPerSec, 'higher'],
+  ['forwarding MB/s, 10 pairs', (r) => r.forward10.mbPerSec, 'higher'],
+  ['forwarding p99 one-way ms, 10 pairs', (r) => r.forward10.p99OneWayMs, 'lower'],
+  [`idle RSS KiB per paired session (${IDLE_SESSIONS})`, (r) => r.idle.kibPerSession, 'lower'],
+  ['/health req/s (autocannon, 50 conns)', (r) => r.healthRps, 'higher'],
+  ['server CPU-s per 1,000 pairings', (r) => r.cpuSecondsPer1000Pairings, 'lower'],
+  ['cold start ms (median of spawns)', (r) => r.coldStartMsMedian, 'lower'],
+];
+const names = Object.keys(results);
+const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const header = ['metric', ...names.flatMap((n) => (n.startsWith('baseline') ? [n] : [n, 'ratio']))];
+const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+for (const [label, pick] of rows) {
+  const cells = names.flatMap((n) => {
+    const v = pick(results[n]);
+    if (n.startsWith('baseline')) return [fmt(v)];
+    return [fmt(v), `${(v / pick(base)).toFixed(2)}x`];
+  });
+  lines.push(`| ${label} | ${cells.join(' | ')} |`);
+}
+lines.push(`| cold start floor: bare \`node -e http.createServer\` ms | ${fmt(floor)} | | | |`);
+const table = lines.join('\n');
+console.log('\n' + table);
+console.log(
+  `\n${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}; load generator and servers share the cores. ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+);
+mkdirSync(`${root}bench/results`, { recursive: true });
+writeFileSync(
+  `${root}bench/results/latest.json`,
+  JSON.stringify({ results, floor, date: new Date().toISOString() }, null, 2),
+);
+writeFileSync(`${root}bench/results/latest.md`, table + '\n');
