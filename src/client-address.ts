@@ -1,8 +1,18 @@
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import ipaddr from 'ipaddr.js';
-import proxyaddr from 'proxy-addr';
+import type IpAddr from 'ipaddr.js';
+import type ProxyAddr from 'proxy-addr';
 import type { TrustProxySetting } from './config.js';
+
+// Loaded on first use: a relay that trusts no proxy and sees no IPv6 never
+// pays for them at cold start (scale-to-zero pays cold start per pairing).
+const require = createRequire(import.meta.url);
+let proxyaddrModule: typeof ProxyAddr | undefined;
+let ipaddrModule: typeof IpAddr | undefined;
+const proxyaddr = (): typeof ProxyAddr =>
+  (proxyaddrModule ??= require('proxy-addr') as typeof ProxyAddr);
+const ipaddr = (): typeof IpAddr => (ipaddrModule ??= require('ipaddr.js') as typeof IpAddr);
 
 /** proxy-addr's trust predicate: should the address at this hop be believed? */
 export type TrustFn = (addr: string, hop: number) => boolean;
@@ -50,7 +60,7 @@ function compileList(entries: readonly string[], original: string): TrustFn {
     );
   }
   try {
-    return proxyaddr.compile(list);
+    return proxyaddr().compile(list);
   } catch (err) {
     throw new TypeError(`trustProxy: "${original}": ${(err as Error).message}`);
   }
@@ -80,7 +90,7 @@ export function clientKey(req: IncomingMessage, trust: TrustFn): string {
   // From the socket peer outwards: an entry that is not an address breaks
   // the chain, and the last good hop before it is the best we know.
   let best = 'unknown';
-  for (const addr of proxyaddr.all(req, trust)) {
+  for (const addr of proxyaddr().all(req, trust)) {
     const key = addressKey(addr);
     if (key === undefined) break;
     best = key;
@@ -94,7 +104,7 @@ export function addressKey(addr: string | undefined): string | undefined {
   const family = isIP(addr);
   if (family === 4) return addr;
   if (family !== 6) return undefined;
-  const ip = ipaddr.IPv6.parse(addr);
+  const ip = ipaddr().IPv6.parse(addr);
   if (ip.isIPv4MappedAddress()) return ip.toIPv4Address().toString();
   // One customer usually holds a whole /64; rotating inside it buys nothing.
   const p = ip.parts;

@@ -2,6 +2,8 @@ import type { WebSocket } from 'ws';
 import type { Member, Session } from './sessions.js';
 
 const OPEN = 1;
+// Frames always go out as text, including raw text frames relayed as bytes.
+const AS_TEXT = { binary: false } as const;
 
 /** What the relay knows about one WebSocket. */
 export class Client implements Member {
@@ -15,7 +17,7 @@ export class Client implements Member {
   closed = false;
   idleTimer: NodeJS.Timeout | null = null;
   /** Frames that arrived while an asynchronous step (a rate-limit call) ran; keeps order. */
-  backlog: Buffer[] | null = null;
+  backlog: Array<Buffer | string> | null = null;
 
   constructor(
     readonly ws: WebSocket,
@@ -25,10 +27,10 @@ export class Client implements Member {
   ) {}
 
   /** Sends a frame; a reader that lets its buffer grow past the cap is cut off. */
-  send(frame: string): void {
+  send(frame: string | Buffer): void {
     const ws = this.ws;
     if (ws.readyState !== OPEN) return;
-    ws.send(frame);
+    ws.send(frame, AS_TEXT);
     if (ws.bufferedAmount > this.maxBufferedBytes) ws.terminate();
   }
 

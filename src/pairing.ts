@@ -80,14 +80,17 @@ export class Pairing {
     );
   }
 
-  /** Forwards a payload to the peer. Without a peer there is no one to tell: dropped. */
-  data(client: Requester, payload: string, frameBytes: number): void {
+  /**
+   * Forwards a payload (or an already well-formed data frame, as bytes) to the
+   * peer. Without a peer there is no one to tell: dropped.
+   */
+  data(client: Requester, payload: string | Buffer, frameBytes: number): void {
     const session = client.session;
     if (session === null || session.controller === null) return;
     session.bytes += frameBytes;
     if (session.bytes > this.deps.maxSessionBytes) return this.end(session, 'data_limit');
     const peer = session.target === client ? session.controller : session.target;
-    peer.send(dataFrame(payload));
+    peer.send(typeof payload === 'string' ? dataFrame(payload) : payload);
   }
 
   done(client: Requester): void {

@@ -6,6 +6,7 @@ import { Client } from './connection.js';
 import { ConsumedJtis } from './consumed-jtis.js';
 import { errorFrame } from './errors.js';
 import { Pairing } from './pairing.js';
+import { isPlainDataFrame } from './protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from './protocol/parse.js';
 import { memoryBudget, type AttemptBudget } from './rate-limit.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
@@ -13,6 +14,9 @@ import { MemorySessionStore, type Member, type SessionStore } from './sessions.j
 // A client never needs to pipeline more than a few frames behind a listen or
 // connect; a socket that queues more than this while one is pending is hostile.
 const MAX_BACKLOG_FRAMES = 64;
+
+/** A text frame's raw bytes, or a binary frame already decoded to text. */
+export type Frame = Buffer | string;
 
 export type Admission = 'ok' | 'sockets_full' | 'address_full';
 
@@ -82,7 +86,9 @@ export class Relay {
     const client = new Client(ws, key, this.opts.maxBufferedBytes);
     this.clients.add(client);
     this.socketsPerKey.set(key, (this.socketsPerKey.get(key) ?? 0) + 1);
-    ws.on('message', (data: Buffer) => this.onFrame(client, data));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.onFrame(client, isBinary ? data.toString() : data);
+    });
     ws.on('pong', () => {
       client.alive = true;
     });
@@ -119,7 +125,7 @@ export class Relay {
     for (const budget of this.budgets) budget.close();
   }
 
-  private onFrame(client: Client, data: Buffer): void {
+  private onFrame(client: Client, data: Frame): void {
     client.alive = true;
     if (client.backlog !== null) {
       if (client.backlog.length >= MAX_BACKLOG_FRAMES) {
@@ -134,9 +140,9 @@ export class Relay {
   }
 
   /** Handles frames in order; an asynchronous step parks the rest until it settles. */
-  private run(client: Client, frames: Buffer[]): void {
+  private run(client: Client, frames: Frame[]): void {
     while (frames.length > 0) {
-      const pending = this.handle(client, frames.shift() as Buffer);
+      const pending = this.handle(client, frames.shift() as Frame);
       if (pending !== undefined) {
         client.backlog = frames;
         const resume = (): void => {
@@ -153,15 +159,20 @@ export class Relay {
     }
   }
 
-  private handle(client: Client, data: Buffer): Promise<void> | undefined {
-    const msg = parseFrame(data.toString(), this.limits);
+  private handle(client: Client, frame: Frame): Promise<void> | undefined {
+    if (typeof frame !== 'string' && isPlainDataFrame(frame)) {
+      this.pairing.data(client, frame, frame.length);
+      return undefined;
+    }
+    const text = typeof frame === 'string' ? frame : frame.toString();
+    const msg = parseFrame(text, this.limits);
     if (typeof msg === 'string') {
       client.send(errorFrame(msg));
       return undefined;
     }
     switch (msg.type) {
       case 'data':
-        this.pairing.data(client, msg.payload, data.length);
+        this.pairing.data(client, msg.payload, Buffer.byteLength(text));
         return undefined;
       case 'listen':
         return this.pairing.listen(client, msg.otc);

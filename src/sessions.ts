@@ -6,7 +6,7 @@
 export interface Member {
   session: Session | null;
   readonly closed: boolean;
-  send(frame: string): void;
+  send(frame: string | Buffer): void;
   close(code: number, reason: string): void;
 }
 
