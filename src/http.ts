@@ -14,14 +14,16 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers = {}): void {
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  extra?: Record<string, string>,
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  });
+  res.writeHead(status, extra === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...extra });
   res.end(res.req.method === 'HEAD' ? undefined : text);
 }
 

@@ -125,7 +125,7 @@ export class Relay {
     for (const budget of this.budgets) budget.close();
   }
 
-  private onFrame(client: Client, data: Frame): void {
+  private onFrame(client: Client, frame: Frame): void {
     client.alive = true;
     if (client.backlog !== null) {
       if (client.backlog.length >= MAX_BACKLOG_FRAMES) {
@@ -133,30 +133,31 @@ export class Relay {
         client.close(1008, 'too many pending messages');
         return;
       }
-      client.backlog.push(data);
+      client.backlog.push(frame);
       return;
     }
-    this.run(client, [data]);
+    const pending = this.handle(client, frame);
+    if (pending !== undefined) this.park(client, pending);
   }
 
-  /** Handles frames in order; an asynchronous step parks the rest until it settles. */
-  private run(client: Client, frames: Frame[]): void {
-    while (frames.length > 0) {
-      const pending = this.handle(client, frames.shift() as Frame);
-      if (pending !== undefined) {
-        client.backlog = frames;
-        const resume = (): void => {
-          const rest = client.backlog ?? [];
-          client.backlog = null;
-          if (!client.closed) this.run(client, rest);
-        };
-        pending.then(resume, (err: unknown) => {
-          this.log.error({ err }, 'message handler failed');
-          resume();
-        });
-        return;
+  /**
+   * An asynchronous step (a rate-limit call) is running: later frames wait in
+   * the backlog so a socket's messages are always handled in order.
+   */
+  private park(client: Client, pending: Promise<void>, waiting: Frame[] = []): void {
+    client.backlog = waiting;
+    const resume = (): void => {
+      const backlog = client.backlog ?? [];
+      client.backlog = null;
+      while (!client.closed && backlog.length > 0) {
+        const next = this.handle(client, backlog.shift() as Frame);
+        if (next !== undefined) return this.park(client, next, backlog);
       }
-    }
+    };
+    pending.then(resume, (err: unknown) => {
+      this.log.error({ err }, 'message handler failed');
+      resume();
+    });
   }
 
   private handle(client: Client, frame: Frame): Promise<void> | undefined {

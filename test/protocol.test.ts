@@ -120,6 +120,38 @@ describe('pairing', () => {
     await expectNothingPending(second.controller);
   });
 
+  it('frames pipelined behind a connect are handled in order', async () => {
+    const { url } = await startRelay();
+    const target = await wsConnect(url);
+    target.send({ type: 'listen', otc: '343434' });
+    await target.next();
+    const controller = await wsConnect(url);
+    controller.send({ type: 'connect', otc: '343434' });
+    for (let i = 0; i < 5; i++) controller.send({ type: 'data', payload: `m${i}` });
+    expect(await target.next()).toEqual({ type: 'peer_found' });
+    for (let i = 0; i < 5; i++) {
+      expect(await target.next()).toEqual({ type: 'data', payload: `m${i}` });
+    }
+  });
+
+  it('a socket that floods frames behind a pending step is closed (1008)', async () => {
+    const { url } = await startRelay();
+    const flooder = await wsConnect(url);
+    // One TCP write holding a listen and 200 more frames, so they all arrive
+    // while the listen's rate-limit step is still pending. Client frames must
+    // be masked; an all-zero mask leaves the payload as is.
+    const frame = (text: string): Buffer => {
+      const payload = Buffer.from(text);
+      return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+    };
+    const frames = [frame('{"type":"listen","otc":"353535"}')];
+    for (let i = 0; i < 200; i++) frames.push(frame('{"type":"done"}'));
+    (flooder.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(
+      Buffer.concat(frames),
+    );
+    expect((await flooder.closed).code).toBe(1008);
+  });
+
   it('data and done without a peer are dropped, and the socket stays usable', async () => {
     const { url } = await startRelay();
     const lone = await wsConnect(url);
