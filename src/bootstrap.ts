@@ -1,7 +1,13 @@
 import type { Logger } from 'pino';
 import type { Client } from './connection.js';
 import type { ConsumedJtis } from './consumed-jtis.js';
-import { bootstrapRejectFrame, errorFrame } from './errors.js';
+import {
+  bootstrapRejectFrame,
+  errorFrame,
+  type BootstrapRejectReason,
+  type ErrorCode,
+} from './errors.js';
+import type { RelayEvents } from './events.js';
 import { encode, type ClientMessage } from './protocol/messages.js';
 import type { AttemptBudget } from './rate-limit.js';
 
@@ -13,6 +19,7 @@ export interface BootstrapDeps {
   /** bootstrap_watch per client address. */
   watchBudget: AttemptBudget;
   log: Logger;
+  events: RelayEvents;
   watchTtlMs: number;
   isDraining: () => boolean;
   roleChanged: (client: Client) => void;
@@ -39,19 +46,19 @@ export class BootstrapBroker {
   }
 
   async watch(client: Client, jti: string): Promise<void> {
-    if (this.deps.isDraining()) return client.send(errorFrame('going_away'));
+    if (this.deps.isDraining()) return this.refuse(client, 'going_away');
     if (!(await this.deps.watchBudget.take(client.key))) {
       this.deps.log.warn(
         { client: client.key, action: 'bootstrap_watch' },
         'rate limited: watches',
       );
-      return client.send(errorFrame('rate_limited'));
+      return this.refuse(client, 'rate_limited');
     }
     if (client.closed) return;
     const existing = this.watches.get(jti);
     // First live claim wins: last-write-wins let anyone race a controller off its slot.
     if (existing !== undefined && existing.client !== client) {
-      return client.send(errorFrame('jti_already_watched'));
+      return this.refuse(client, 'jti_already_watched');
     }
     if (existing !== undefined) clearTimeout(existing.timer);
     const timer = setTimeout(() => this.unwatch(jti, true), this.deps.watchTtlMs);
@@ -63,14 +70,14 @@ export class BootstrapBroker {
 
   init(client: Client, msg: InitMessage): void {
     const { consumed } = this.deps;
-    if (consumed.has(msg.jti)) return client.send(bootstrapRejectFrame('token_already_used'));
+    if (consumed.has(msg.jti)) return this.rejectInit(client, 'token_already_used');
     const watch = this.watches.get(msg.jti);
-    if (watch === undefined) return client.send(bootstrapRejectFrame('no_watcher'));
+    if (watch === undefined) return this.rejectInit(client, 'no_watcher');
     // Burn the jti now, before any answer: a crash or disconnect mid-way must
     // not let the same token be tried again by someone else.
     if (!consumed.add(msg.jti)) {
       this.deps.log.warn({ consumed: consumed.size }, 'consumed-jti store full');
-      return client.send(bootstrapRejectFrame('relay_overloaded'));
+      return this.rejectInit(client, 'relay_overloaded');
     }
     if (client.pendingInitJti !== null) this.pendingInits.delete(client.pendingInitJti);
     client.pendingInitJti = msg.jti;
@@ -89,8 +96,7 @@ export class BootstrapBroker {
   /** The watcher's ack or reject; only the socket that holds the watch may answer. */
   answer(client: Client, msg: AnswerMessage): void {
     const watch = this.watches.get(msg.jti);
-    if (watch === undefined || watch.client !== client)
-      return client.send(errorFrame('invalid_jti'));
+    if (watch === undefined || watch.client !== client) return this.refuse(client, 'invalid_jti');
     const target = this.pendingInits.get(msg.jti);
     if (target !== undefined) {
       this.pendingInits.delete(msg.jti);
@@ -127,6 +133,16 @@ export class BootstrapBroker {
     this.pendingInits.clear();
   }
 
+  private refuse(client: Client, code: ErrorCode): void {
+    this.deps.events.rejected(code);
+    client.send(errorFrame(code));
+  }
+
+  private rejectInit(client: Client, reason: BootstrapRejectReason): void {
+    this.deps.events.rejected(reason);
+    client.send(bootstrapRejectFrame(reason));
+  }
+
   /** Ends a watch; a target still waiting on it is told there is no watcher any more. */
   private unwatch(jti: string, abandoned: boolean): void {
     const watch = this.watches.get(jti);
@@ -138,7 +154,7 @@ export class BootstrapBroker {
     if (abandoned && target !== undefined) {
       this.pendingInits.delete(jti);
       target.pendingInitJti = null;
-      target.send(bootstrapRejectFrame('no_watcher'));
+      this.rejectInit(target, 'no_watcher');
       this.deps.roleChanged(target);
     }
     if (!watch.client.closed) this.deps.roleChanged(watch.client);

@@ -43,6 +43,8 @@ export interface Tunables {
   maxJtiLength: number;
   allowLongCodes: boolean;
   drainMs: number;
+  metrics: boolean;
+  metricsPort: number;
 }
 export type TunableKey = keyof Tunables;
 
@@ -101,6 +103,8 @@ export const DEFAULTS: Readonly<Tunables> = Object.freeze({
   maxJtiLength: 128,
   allowLongCodes: false,
   drainMs: 10_000,
+  metrics: false,
+  metricsPort: 0,
 });
 
 export const SETTINGS: readonly Setting[] = [
@@ -264,6 +268,15 @@ export const SETTINGS: readonly Setting[] = [
     'on SIGTERM/SIGINT, how long live sessions may finish',
     0,
     MAX_TIMER_MS,
+  ),
+  s('metrics', 'RELAY_METRICS', 'bool', 'serve Prometheus metrics at /metrics'),
+  s(
+    'metricsPort',
+    'RELAY_METRICS_PORT',
+    'int',
+    'serve /metrics on this port instead of the relay port (0 = the relay port)',
+    0,
+    65_535,
   ),
 ];
 

@@ -28,12 +28,18 @@ function sendJson(
 }
 
 /** /health, /ready, and 404/405/426 for everything else. Cheap, no I/O. */
-export function createRequestHandler(
-  relay: Relay,
-  version: string,
-): (req: IncomingMessage, res: ServerResponse) => void {
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Serves only /metrics: for a metrics port kept off the public one. */
+export function createMetricsOnlyHandler(metrics: Handler): Handler {
+  return (req, res) =>
+    pathOf(req.url) === '/metrics' ? metrics(req, res) : sendJson(res, 404, { error: 'not_found' });
+}
+
+export function createRequestHandler(relay: Relay, version: string, metrics?: Handler): Handler {
   return (req, res) => {
     const path = pathOf(req.url);
+    if (path === '/metrics' && metrics !== undefined) return metrics(req, res);
     const known = path === '/health' || path === '/ready' || path === WS_PATH;
     if (!known) return sendJson(res, 404, { error: 'not_found' });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -84,10 +90,14 @@ export function createUpgradeHandler(
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     if (pathOf(req.url) !== WS_PATH) {
-      if (!onlyOwnPath) refuse(socket, 404, 'not_found');
-      return;
+      if (onlyOwnPath) return;
+      relay.events.rejected('upgrade_not_found');
+      return refuse(socket, 404, 'not_found');
     }
-    if (relay.draining) return refuse(socket, 503, 'going_away');
+    if (relay.draining) {
+      relay.events.rejected('upgrade_draining');
+      return refuse(socket, 503, 'going_away');
+    }
     const key = clientKey(req, trust);
     const admission = relay.admit(key);
     if (admission === 'sockets_full') {

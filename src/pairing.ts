@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { errorFrame, type ErrorCode } from './errors.js';
+import type { RelayEvents } from './events.js';
 import { ACK_FRAME, DONE_FRAME, PEER_FOUND_FRAME, dataFrame } from './protocol/messages.js';
 import type { AttemptBudget } from './rate-limit.js';
 import type { Member, Session, SessionStore } from './sessions.js';
@@ -7,7 +8,8 @@ import type { Member, Session, SessionStore } from './sessions.js';
 /** A socket asking for something: a session member plus its rate-limit key. */
 type Requester = Member & { readonly key: string };
 
-export type EndReason = 'done' | 'peer_closed' | 'expired' | 'data_limit' | 'burned' | 'shutdown';
+export type EndReason =
+  'done' | 'peer_disconnected' | 'expired' | 'data_limit' | 'burned' | 'shutdown';
 
 export interface PairingDeps {
   registry: SessionStore;
@@ -16,6 +18,7 @@ export interface PairingDeps {
   /** Failed listen/connect per code value, from any address. */
   codeBudget: AttemptBudget;
   log: Logger;
+  events: RelayEvents;
   sessionTtlMs: number;
   pairedTtlMs: number;
   maxSessionBytes: number;
@@ -30,8 +33,8 @@ export class Pairing {
 
   async listen(client: Requester, code: string): Promise<void> {
     const { registry, codeBudget } = this.deps;
-    if (client.session !== null) return client.send(errorFrame('otc_in_use'));
-    if (this.deps.isDraining()) return client.send(errorFrame('going_away'));
+    if (client.session !== null) return this.refuse(client, 'otc_in_use');
+    if (this.deps.isDraining()) return this.refuse(client, 'going_away');
     if (!(await this.reserve(client, 'listen'))) return;
 
     if (await codeBudget.spent(code)) return this.fail(client, code, 'otc_in_use');
@@ -41,7 +44,7 @@ export class Pairing {
     if (opened === 'relay_capacity') {
       this.refund(client);
       this.deps.log.warn({ sessions: registry.size }, 'session table full');
-      return client.send(errorFrame(opened));
+      return this.refuse(client, opened);
     }
 
     this.refund(client);
@@ -54,7 +57,7 @@ export class Pairing {
 
   async connect(client: Requester, code: string): Promise<void> {
     const { registry, codeBudget } = this.deps;
-    if (client.session !== null) return client.send(errorFrame('otc_in_use'));
+    if (client.session !== null) return this.refuse(client, 'otc_in_use');
     if (!(await this.reserve(client, 'connect'))) return;
 
     // A burned code answers like an absent one: no oracle for the guesser.
@@ -74,10 +77,9 @@ export class Pairing {
     this.deps.roleChanged(client);
     session.target.send(PEER_FOUND_FRAME);
     client.send(PEER_FOUND_FRAME);
-    this.deps.log.debug(
-      { session: session.id, waitedMs: session.pairedAt - session.openedAt },
-      'session paired',
-    );
+    const waitedMs = session.pairedAt - session.openedAt;
+    this.deps.events.paired(waitedMs);
+    this.deps.log.debug({ session: session.id, waitedMs }, 'session paired');
   }
 
   /**
@@ -112,7 +114,7 @@ export class Pairing {
         case 'done':
           if (other) member.send(DONE_FRAME);
           break;
-        case 'peer_closed':
+        case 'peer_disconnected':
           if (other) member.send(errorFrame('peer_disconnected'));
           break;
         case 'expired':
@@ -129,14 +131,12 @@ export class Pairing {
       }
       if (!member.closed) this.deps.roleChanged(member);
     }
+    const paired = session.controller !== null;
+    const durationMs = Date.now() - session.openedAt;
+    const outcome = reason !== 'expired' ? reason : paired ? 'expired_paired' : 'expired_unpaired';
+    this.deps.events.sessionEnded(outcome, durationMs, session.bytes);
     this.deps.log.debug(
-      {
-        session: session.id,
-        reason,
-        paired: session.controller !== null,
-        durationMs: Date.now() - session.openedAt,
-        bytes: session.bytes,
-      },
+      { session: session.id, outcome, durationMs, bytes: session.bytes },
       'session ended',
     );
   }
@@ -150,7 +150,7 @@ export class Pairing {
     if (await this.deps.addressBudget.take(client.key)) return true;
     // The one place a client address is logged: an operator needs it here.
     this.deps.log.warn({ client: client.key, action }, 'rate limited: failed attempts');
-    client.send(errorFrame('rate_limited'));
+    this.refuse(client, 'rate_limited');
     return false;
   }
 
@@ -172,6 +172,11 @@ export class Pairing {
       const live = registry.find(code);
       if (live !== undefined && live.controller === null) this.end(live, 'burned');
     }
-    client.send(errorFrame(error));
+    this.refuse(client, error);
+  }
+
+  private refuse(client: Requester, code: ErrorCode): void {
+    this.deps.events.rejected(code);
+    client.send(errorFrame(code));
   }
 }

@@ -5,6 +5,7 @@ import type { ResolvedOptions } from './config.js';
 import { Client } from './connection.js';
 import { ConsumedJtis } from './consumed-jtis.js';
 import { errorFrame } from './errors.js';
+import type { RelayEvents } from './events.js';
 import { Pairing } from './pairing.js';
 import { isPlainDataFrame } from './protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from './protocol/parse.js';
@@ -39,6 +40,7 @@ export class Relay {
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly log: Logger,
+    readonly events: RelayEvents,
   ) {
     this.registry = new MemorySessionStore(opts.maxSessions);
     const addressBudget = memoryBudget(opts.failedAttemptsPerIp, opts.failedAttemptWindowMs);
@@ -53,6 +55,7 @@ export class Relay {
       addressBudget,
       codeBudget,
       log,
+      events,
       sessionTtlMs: opts.sessionTtlMs,
       pairedTtlMs: opts.pairedTtlMs,
       maxSessionBytes: opts.maxSessionBytes,
@@ -63,6 +66,7 @@ export class Relay {
       consumed: new ConsumedJtis(opts.consumedJtiTtlMs, opts.maxConsumedJtis),
       watchBudget,
       log,
+      events,
       watchTtlMs: opts.watchTtlMs,
       isDraining,
       roleChanged,
@@ -75,11 +79,20 @@ export class Relay {
     return this.registry.size + this.bootstrap.inFlight;
   }
 
+  get bootstrapInFlight(): number {
+    return this.bootstrap.inFlight;
+  }
+
   /** Decided at upgrade time, before any WebSocket exists. */
   admit(key: string): Admission {
-    if (this.clients.size >= this.opts.maxSockets) return 'sockets_full';
-    if ((this.socketsPerKey.get(key) ?? 0) >= this.opts.maxSocketsPerIp) return 'address_full';
-    return 'ok';
+    const admission =
+      this.clients.size >= this.opts.maxSockets
+        ? 'sockets_full'
+        : (this.socketsPerKey.get(key) ?? 0) >= this.opts.maxSocketsPerIp
+          ? 'address_full'
+          : 'ok';
+    if (admission !== 'ok') this.events.rejected(`upgrade_${admission}`);
+    return admission;
   }
 
   attach(ws: WebSocket, key: string): Client {
@@ -168,6 +181,7 @@ export class Relay {
     const text = typeof frame === 'string' ? frame : frame.toString();
     const msg = parseFrame(text, this.limits);
     if (typeof msg === 'string') {
+      this.events.rejected(msg);
       client.send(errorFrame(msg));
       return undefined;
     }
@@ -204,7 +218,7 @@ export class Relay {
     else this.socketsPerKey.set(client.key, left);
     if (client.idleTimer !== null) clearTimeout(client.idleTimer);
     client.idleTimer = null;
-    if (client.session !== null) this.pairing.end(client.session, 'peer_closed', client);
+    if (client.session !== null) this.pairing.end(client.session, 'peer_disconnected', client);
     this.bootstrap.drop(client);
     if (this.clients.size === 0) this.stopHeartbeat();
   }

@@ -3,8 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { compileTrust } from './client-address.js';
 import { resolveOptions, type RelayOptions } from './config.js';
-import { createRequestHandler, createUpgradeHandler, WS_PATH } from './http.js';
+import { NO_EVENTS } from './events.js';
+import {
+  createMetricsOnlyHandler,
+  createRequestHandler,
+  createUpgradeHandler,
+  WS_PATH,
+} from './http.js';
 import { createLogger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { Relay } from './relay.js';
 import { VERSION } from './version.js';
 import { waitFor } from './wait.js';
@@ -44,14 +51,30 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   const opts = resolveOptions(options);
   const trust = compileTrust(opts.trustProxy);
   const log = opts.logger ?? createLogger(opts.logLevel);
-  const relay = new Relay(opts, log);
+  const metrics: Metrics | undefined = opts.metrics
+    ? createMetrics({
+        sessions: () => relay.registry.size,
+        sockets: () => relay.clients.size,
+        bootstrapInFlight: () => relay.bootstrapInFlight,
+      })
+    : undefined;
+  const relay: Relay = new Relay(opts, log, metrics?.events ?? NO_EVENTS);
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
     perMessageDeflate: false,
     maxPayload: opts.maxFrameBytes,
   });
-  const handleRequest = createRequestHandler(relay, VERSION);
+  const ownMetricsPort = metrics !== undefined && opts.metricsPort !== 0;
+  const handleRequest = createRequestHandler(
+    relay,
+    VERSION,
+    ownMetricsPort ? undefined : metrics?.handle,
+  );
+  const metricsServer =
+    metrics !== undefined && ownMetricsPort
+      ? hardened(createServer(createMetricsOnlyHandler(metrics.handle)), 0)
+      : undefined;
   const attached = opts.server !== undefined;
   const server: Server = opts.server ?? hardened(createServer(handleRequest), opts.maxSockets);
   const handleUpgrade = createUpgradeHandler(relay, wss, trust, log, attached);
@@ -64,9 +87,19 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     started = true;
     server.on('upgrade', handleUpgrade);
     if (!attached) await listen(server, opts.port, opts.host);
+    if (metricsServer !== undefined) await listen(metricsServer, opts.metricsPort, opts.host);
     else if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
     address = describe(server);
-    log.info({ url: address.url, health: address.healthUrl, version: VERSION }, 'listening');
+    const metricsUrl =
+      metricsServer !== undefined
+        ? `http://${urlHost(opts.host)}:${(metricsServer.address() as AddressInfo).port}/metrics`
+        : metrics !== undefined
+          ? address.healthUrl.replace(/\/health$/, '/metrics')
+          : undefined;
+    log.info(
+      { url: address.url, health: address.healthUrl, metrics: metricsUrl, version: VERSION },
+      'listening',
+    );
     return address;
   }
 
@@ -78,9 +111,10 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
       relay.dispose();
       wss.close();
       server.off('upgrade', handleUpgrade);
-      if (!attached && server.listening) {
-        const closed = new Promise((resolve) => server.close(resolve));
-        server.closeAllConnections();
+      for (const owned of [attached ? undefined : server, metricsServer]) {
+        if (owned === undefined || !owned.listening) continue;
+        const closed = new Promise((resolve) => owned.close(resolve));
+        owned.closeAllConnections();
         await closed;
       }
       if (started) log.info('stopped');
@@ -140,18 +174,17 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
+/** A host as it can appear in a URL that works as-is (a wildcard bind is reachable on loopback). */
+function urlHost(bound: string): string {
+  if (bound === '0.0.0.0' || bound === '::') return '127.0.0.1';
+  return bound.includes(':') ? `[${bound}]` : bound;
+}
+
 function describe(server: Server): RelayAddress {
   const info = server.address() as AddressInfo;
-  const bound = info.address;
-  // A wildcard bind is reachable on loopback; print a URL that works as-is.
-  const shown =
-    bound === '0.0.0.0' || bound === '::'
-      ? '127.0.0.1'
-      : bound.includes(':')
-        ? `[${bound}]`
-        : bound;
+  const shown = urlHost(info.address);
   return {
-    host: bound,
+    host: info.address,
     port: info.port,
     url: `ws://${shown}:${info.port}${WS_PATH}`,
     healthUrl: `http://${shown}:${info.port}/health`,

@@ -41,7 +41,7 @@ describe('error code catalog', () => {
     }
     const sent = [...src.matchAll(/errorFrame\('([a-z_]+)'\)/g)].map((m) => m[1]);
     for (const code of sent) expect(ERROR_CODES).toContain(code);
-    const rejects = [...src.matchAll(/bootstrapRejectFrame\('([a-z_]+)'\)/g)].map((m) => m[1]);
+    const rejects = [...src.matchAll(/rejectInit\(\w+, '([a-z_]+)'\)/g)].map((m) => m[1]);
     expect(new Set(rejects)).toEqual(new Set(BOOTSTRAP_REJECT_REASONS));
   });
 });

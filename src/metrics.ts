@@ -1,0 +1,115 @@
+import { createRequire } from 'node:module';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type * as PromClient from 'prom-client';
+import type { RelayEvents } from './events.js';
+
+export interface MetricsSources {
+  sessions(): number;
+  sockets(): number;
+  bootstrapInFlight(): number;
+}
+
+export interface Metrics {
+  events: RelayEvents;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Prometheus metrics on a registry of this relay's own (no global state).
+ * prom-client is loaded here, so a relay without metrics never loads it.
+ */
+export function createMetrics(sources: MetricsSources): Metrics {
+  const client = require('prom-client') as typeof PromClient;
+  const registers = [new client.Registry()];
+  const [registry] = registers as [PromClient.Registry];
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new client.Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  gauge('pairing_relay_sessions', 'Live sessions (waiting or paired).', sources.sessions);
+  gauge('pairing_relay_sockets', 'Open WebSockets.', sources.sockets);
+  gauge(
+    'pairing_relay_bootstrap_in_flight',
+    'Bootstrap watches plus inits waiting on an answer.',
+    sources.bootstrapInFlight,
+  );
+  gauge('pairing_relay_resident_memory_bytes', 'Resident set size of the process.', () =>
+    process.memoryUsage.rss(),
+  );
+  const pairings = new client.Counter({
+    name: 'pairing_relay_pairings_total',
+    help: 'Sessions that found their controller.',
+    registers,
+  });
+  const ended = new client.Counter({
+    name: 'pairing_relay_sessions_ended_total',
+    help: 'Sessions ended, by outcome.',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const rejections = new client.Counter({
+    name: 'pairing_relay_rejections_total',
+    help: 'Requests refused, by error code or upgrade refusal.',
+    labelNames: ['reason'],
+    registers,
+  });
+  const forwarded = new client.Counter({
+    name: 'pairing_relay_forwarded_bytes_total',
+    help: 'Bytes of data frames relayed, counted when each session ends.',
+    registers,
+  });
+  const timeToPair = new client.Histogram({
+    name: 'pairing_relay_time_to_pair_seconds',
+    help: 'From listen to peer_found.',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 20, 30, 60],
+    registers,
+  });
+  const duration = new client.Histogram({
+    name: 'pairing_relay_session_duration_seconds',
+    help: 'From listen to the end of the session.',
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 120],
+    registers,
+  });
+
+  return {
+    events: {
+      paired(waitedMs) {
+        pairings.inc();
+        timeToPair.observe(waitedMs / 1000);
+      },
+      sessionEnded(outcome, durationMs, bytes) {
+        ended.inc({ outcome });
+        duration.observe(durationMs / 1000);
+        if (bytes > 0) forwarded.inc(bytes);
+      },
+      rejected(reason) {
+        rejections.inc({ reason });
+      },
+    },
+    handle(req, res) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' });
+        res.end();
+        return;
+      }
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
+    },
+  };
+}
