@@ -6,7 +6,26 @@ import type { AttemptBudget } from './rate-limit.js';
 import type { Member, Session, SessionStore } from './sessions.js';
 
 /** A socket asking for something: a session member plus its rate-limit key. */
-type Requester = Member & { readonly key: string };
+export type Requester = Member & { readonly key: string };
+
+export type JoinResult = 'joined' | 'otc_not_found' | 'peer_already_connected';
+
+/**
+ * Sessions across instances (scale-out). A claimed code is owned by the
+ * instance its target is on; a controller elsewhere joins it through the owner.
+ */
+export interface Rendezvous {
+  /** 'taken' when another instance holds the code; 'unavailable' when the shared store is out (the session then stays local). */
+  claim(code: string): Promise<'ok' | 'taken' | 'unavailable'>;
+  /** The claimed code now has its local session: joins from other instances reach it. */
+  adopt(session: Session): void;
+  /** Keeps the claim for the paired TTL. */
+  paired(session: Session): void;
+  /** Releases the claim on a code, if this instance still holds it. */
+  release(code: string): void;
+  /** Joins a session another instance owns; on 'joined' the owner has sent peer_found. */
+  join(code: string, controller: Requester): Promise<JoinResult | 'unavailable'>;
+}
 
 export type EndReason =
   'done' | 'peer_disconnected' | 'expired' | 'data_limit' | 'burned' | 'shutdown';
@@ -19,6 +38,8 @@ export interface PairingDeps {
   codeBudget: AttemptBudget;
   log: Logger;
   events: RelayEvents;
+  /** Present in scale-out mode only. */
+  rendezvous: Rendezvous | undefined;
   sessionTtlMs: number;
   pairedTtlMs: number;
   maxSessionBytes: number;
@@ -32,20 +53,29 @@ export class Pairing {
   constructor(private readonly deps: PairingDeps) {}
 
   async listen(client: Requester, code: string): Promise<void> {
-    const { registry, codeBudget } = this.deps;
+    const { registry, codeBudget, rendezvous } = this.deps;
     if (client.session !== null) return this.refuse(client, 'otc_in_use');
     if (this.deps.isDraining()) return this.refuse(client, 'going_away');
     if (!(await this.reserve(client, 'listen'))) return;
 
     if (await codeBudget.spent(code)) return this.fail(client, code, 'otc_in_use');
-    if (client.closed) return this.refund(client);
-    const opened = registry.open(code, client, Date.now());
-    if (opened === 'otc_in_use') return this.fail(client, code, opened);
-    if (opened === 'relay_capacity') {
+    if (registry.find(code) !== undefined) return this.fail(client, code, 'otc_in_use');
+    // Claim cluster-wide before opening, so a local controller can never be
+    // told peer_found before the target has its ack.
+    const claim = rendezvous === undefined ? 'local' : await rendezvous.claim(code);
+    if (claim === 'taken') return this.fail(client, code, 'otc_in_use');
+    if (claim === 'unavailable')
+      this.deps.log.warn('shared store unreachable: session is local only');
+    const opened = client.closed ? 'closed' : registry.open(code, client, Date.now());
+    if (typeof opened === 'string') {
+      if (claim === 'ok') rendezvous?.release(code);
+      if (opened === 'otc_in_use') return this.fail(client, code, opened);
       this.refund(client);
+      if (opened === 'closed') return;
       this.deps.log.warn({ sessions: registry.size }, 'session table full');
       return this.refuse(client, opened);
     }
+    if (claim === 'ok') rendezvous?.adopt(opened);
 
     this.refund(client);
     client.session = opened;
@@ -56,7 +86,7 @@ export class Pairing {
   }
 
   async connect(client: Requester, code: string): Promise<void> {
-    const { registry, codeBudget } = this.deps;
+    const { registry, codeBudget, rendezvous } = this.deps;
     if (client.session !== null) return this.refuse(client, 'otc_in_use');
     if (!(await this.reserve(client, 'connect'))) return;
 
@@ -64,22 +94,36 @@ export class Pairing {
     if (await codeBudget.spent(code)) return this.fail(client, code, 'otc_not_found');
     if (client.closed) return this.refund(client);
     const session = registry.find(code);
-    if (session === undefined) return this.fail(client, code, 'otc_not_found');
-    if (session.controller !== null) return this.fail(client, code, 'peer_already_connected');
+    let result: JoinResult | 'unavailable';
+    if (session !== undefined) result = this.join(session, client);
+    else if (rendezvous !== undefined) result = await rendezvous.join(code, client);
+    else result = 'otc_not_found';
 
+    if (result === 'joined') return this.refund(client);
+    if (result !== 'unavailable') return this.fail(client, code, result);
     this.refund(client);
-    session.controller = client;
+    this.deps.log.warn('shared store unreachable: cross-instance connect refused');
+    this.refuse(client, 'relay_capacity');
+  }
+
+  /** Binds a controller (local, or on another instance) to a waiting session. */
+  join(session: Session, controller: Member): JoinResult {
+    if (this.deps.registry.find(session.code) !== session) return 'otc_not_found';
+    if (session.controller !== null) return 'peer_already_connected';
+    session.controller = controller;
     session.pairedAt = Date.now();
-    client.session = session;
+    controller.session = session;
     // Once paired, at most one more TTL: time for a person to compare codes.
     if (session.timer !== null) clearTimeout(session.timer);
     session.timer = setTimeout(() => this.end(session, 'expired'), this.deps.pairedTtlMs);
-    this.deps.roleChanged(client);
+    this.deps.rendezvous?.paired(session);
+    this.deps.roleChanged(controller);
     session.target.send(PEER_FOUND_FRAME);
-    client.send(PEER_FOUND_FRAME);
+    controller.send(PEER_FOUND_FRAME);
     const waitedMs = session.pairedAt - session.openedAt;
     this.deps.events.paired(waitedMs);
     this.deps.log.debug({ session: session.id, waitedMs }, 'session paired');
+    return 'joined';
   }
 
   /**
@@ -102,6 +146,7 @@ export class Pairing {
   /** Ends a session once, whatever the cause; every path comes through here. */
   end(session: Session, reason: EndReason, by?: Member): void {
     if (!this.deps.registry.remove(session)) return;
+    this.deps.rendezvous?.release(session.code);
     if (session.timer !== null) clearTimeout(session.timer);
     session.timer = null;
     const members =

@@ -56,6 +56,7 @@ export class Relay {
       codeBudget,
       log,
       events,
+      rendezvous: undefined,
       sessionTtlMs: opts.sessionTtlMs,
       pairedTtlMs: opts.pairedTtlMs,
       maxSessionBytes: opts.maxSessionBytes,
