@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { Client } from './connection.js';
-import type { ConsumedJtis } from './consumed-jtis.js';
 import {
   bootstrapRejectFrame,
   errorFrame,
@@ -8,6 +7,7 @@ import {
   type ErrorCode,
 } from './errors.js';
 import type { RelayEvents } from './events.js';
+import type { JtiLedger } from './jti-ledger.js';
 import { encode, type ClientMessage } from './protocol/messages.js';
 import type { AttemptBudget } from './rate-limit.js';
 
@@ -15,7 +15,7 @@ type InitMessage = Extract<ClientMessage, { type: 'bootstrap_init' }>;
 type AnswerMessage = Extract<ClientMessage, { type: 'bootstrap_ack' | 'bootstrap_reject' }>;
 
 export interface BootstrapDeps {
-  consumed: ConsumedJtis;
+  consumed: JtiLedger;
   /** bootstrap_watch per client address. */
   watchBudget: AttemptBudget;
   log: Logger;
@@ -68,17 +68,21 @@ export class BootstrapBroker {
     client.send(encode({ type: 'bootstrap_watching', jti }));
   }
 
-  init(client: Client, msg: InitMessage): void {
+  async init(client: Client, msg: InitMessage): Promise<void> {
     const { consumed } = this.deps;
-    if (consumed.has(msg.jti)) return this.rejectInit(client, 'token_already_used');
-    const watch = this.watches.get(msg.jti);
-    if (watch === undefined) return this.rejectInit(client, 'no_watcher');
+    if (await consumed.isUsed(msg.jti)) return this.rejectInit(client, 'token_already_used');
+    if (!this.watches.has(msg.jti)) return this.rejectInit(client, 'no_watcher');
     // Burn the jti now, before any answer: a crash or disconnect mid-way must
     // not let the same token be tried again by someone else.
-    if (!consumed.add(msg.jti)) {
+    const burned = await consumed.consume(msg.jti);
+    if (burned === 'used') return this.rejectInit(client, 'token_already_used');
+    if (burned === 'full') {
       this.deps.log.warn({ consumed: consumed.size }, 'consumed-jti store full');
       return this.rejectInit(client, 'relay_overloaded');
     }
+    const watch = this.watches.get(msg.jti);
+    if (watch === undefined) return this.rejectInit(client, 'no_watcher');
+    if (client.closed) return;
     if (client.pendingInitJti !== null) this.pendingInits.delete(client.pendingInitJti);
     client.pendingInitJti = msg.jti;
     this.pendingInits.set(msg.jti, client);

@@ -117,6 +117,7 @@ export function helpText(version: string): string {
 
 export function defaultText(setting: Setting): string {
   const value = DEFAULTS[setting.key];
-  if (setting.key === 'trustProxy') return 'off';
+  if (setting.key === 'trustProxy' || setting.key === 'redisUrl') return 'off';
+  if (value === '') return 'none';
   return String(value);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, helpText, parseCli } from './cli-options.js';
+import { SETTINGS } from './config.js';
 import { createRelayServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -29,7 +30,12 @@ async function main(): Promise<void> {
   try {
     relay = createRelayServer(command.options);
   } catch (err) {
-    process.stderr.write(`pairing-relay: ${(err as Error).message}\n`);
+    // Name the flag and variable the user can change, not the option key.
+    const message = (err as Error).message.replace(/option "(\w+)"/, (whole, key: string) => {
+      const setting = SETTINGS.find((s) => s.key === key);
+      return setting === undefined ? whole : `${setting.flag} / ${setting.env}`;
+    });
+    process.stderr.write(`${message}\n`);
     process.exit(EXIT_USAGE);
   }
 

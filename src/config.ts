@@ -45,6 +45,9 @@ export interface Tunables {
   drainMs: number;
   metrics: boolean;
   metricsPort: number;
+  redisUrl: string;
+  redisSecret: string;
+  redisTimeoutMs: number;
 }
 export type TunableKey = keyof Tunables;
 
@@ -105,6 +108,9 @@ export const DEFAULTS: Readonly<Tunables> = Object.freeze({
   drainMs: 10_000,
   metrics: false,
   metricsPort: 0,
+  redisUrl: '',
+  redisSecret: '',
+  redisTimeoutMs: 1_000,
 });
 
 export const SETTINGS: readonly Setting[] = [
@@ -278,6 +284,26 @@ export const SETTINGS: readonly Setting[] = [
     0,
     65_535,
   ),
+  s(
+    'redisUrl',
+    'REDIS_URL',
+    'string',
+    'scale-out: redis:// or rediss:// URL shared by every replica (off = in-memory)',
+  ),
+  s(
+    'redisSecret',
+    'RELAY_REDIS_SECRET',
+    'string',
+    'scale-out: secret (16+ chars, the same on every replica) that keys codes and jtis in Redis by HMAC',
+  ),
+  s(
+    'redisTimeoutMs',
+    'RELAY_REDIS_TIMEOUT_MS',
+    'int',
+    'scale-out: timeout of every Redis call',
+    50,
+    60_000,
+  ),
 ];
 
 function s(
@@ -307,11 +333,18 @@ export function resolveOptions(options: RelayOptions = {}): ResolvedOptions {
     checkValue(setting, value);
     out[setting.key] = value;
   }
-  return {
-    ...(out as unknown as Tunables),
-    server: options.server,
-    logger: options.logger,
-  };
+  const resolved = out as unknown as Tunables;
+  if (resolved.redisUrl !== '') {
+    if (!/^rediss?:\/\//.test(resolved.redisUrl)) {
+      throw new TypeError('pairing-relay: option "redisUrl" must start with redis:// or rediss://');
+    }
+    if (resolved.redisSecret.length < 16) {
+      throw new TypeError(
+        'pairing-relay: option "redisSecret" is required with redisUrl: 16+ characters, the same on every replica',
+      );
+    }
+  }
+  return { ...resolved, server: options.server, logger: options.logger };
 }
 
 function checkValue(setting: Setting, value: unknown): void {

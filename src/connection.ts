@@ -12,6 +12,8 @@ export class Client implements Member {
   watches: Set<string> | null = null;
   /** The jti of the bootstrap_init this socket is waiting on an answer for. */
   pendingInitJti: string | null = null;
+  /** Scale-out: the link to a session another instance owns, for a controller. */
+  link: string | null = null;
   /** Set by any inbound frame or pong; cleared by each heartbeat. */
   alive = true;
   closed = false;
@@ -41,6 +43,7 @@ export class Client implements Member {
   holdsNothing(): boolean {
     return (
       this.session === null &&
+      this.link === null &&
       this.pendingInitJti === null &&
       (this.watches === null || this.watches.size === 0)
     );

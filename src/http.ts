@@ -54,9 +54,11 @@ export function createRequestHandler(relay: Relay, version: string, metrics?: Ha
           version,
         });
       case '/ready':
-        return relay.draining
-          ? sendJson(res, 503, { status: 'draining' })
-          : sendJson(res, 200, { status: 'ready' });
+        if (relay.draining) return sendJson(res, 503, { status: 'draining' });
+        if (!relay.sharedHealthy) {
+          return sendJson(res, 503, { status: 'degraded', redis: 'unreachable' });
+        }
+        return sendJson(res, 200, { status: 'ready' });
       default:
         return sendJson(res, 426, { error: 'upgrade_required' }, { upgrade: 'websocket' });
     }

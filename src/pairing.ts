@@ -126,20 +126,22 @@ export class Pairing {
     return 'joined';
   }
 
-  /**
-   * Forwards a payload (or an already well-formed data frame, as bytes) to the
-   * peer. Without a peer there is no one to tell: dropped.
-   */
-  data(client: Requester, payload: string | Buffer, frameBytes: number): void {
+  /** Forwards a payload to the peer. Without a peer there is no one to tell: dropped. */
+  data(client: Member, payload: string, frameBytes: number): void {
+    if (client.session?.controller) this.relayFrame(client, dataFrame(payload), frameBytes);
+  }
+
+  /** Relays a frame that is already a well-formed `data` frame (text or bytes). */
+  relayFrame(client: Member, frame: string | Buffer, frameBytes: number): void {
     const session = client.session;
     if (session === null || session.controller === null) return;
     session.bytes += frameBytes;
     if (session.bytes > this.deps.maxSessionBytes) return this.end(session, 'data_limit');
     const peer = session.target === client ? session.controller : session.target;
-    peer.send(typeof payload === 'string' ? dataFrame(payload) : payload);
+    peer.send(frame);
   }
 
-  done(client: Requester): void {
+  done(client: Member): void {
     if (client.session !== null) this.end(client.session, 'done', client);
   }
 

@@ -3,13 +3,14 @@ import type { WebSocket } from 'ws';
 import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from './config.js';
 import { Client } from './connection.js';
-import { ConsumedJtis } from './consumed-jtis.js';
+import type { Backends } from './backends.js';
 import { errorFrame } from './errors.js';
 import type { RelayEvents } from './events.js';
 import { Pairing } from './pairing.js';
+import { dataFrame } from './protocol/messages.js';
 import { isPlainDataFrame } from './protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from './protocol/parse.js';
-import { memoryBudget, type AttemptBudget } from './rate-limit.js';
+import { RemoteMember } from './scale-out/cluster.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
 
 // A client never needs to pipeline more than a few frames behind a listen or
@@ -31,7 +32,6 @@ export class Relay {
   draining = false;
 
   private readonly socketsPerKey = new Map<string, number>();
-  private readonly budgets: AttemptBudget[];
   private readonly pairing: Pairing;
   private readonly bootstrap: BootstrapBroker;
   private readonly limits: ParseLimits;
@@ -41,22 +41,22 @@ export class Relay {
     private readonly opts: ResolvedOptions,
     private readonly log: Logger,
     readonly events: RelayEvents,
+    private readonly backends: Backends,
   ) {
     this.registry = new MemorySessionStore(opts.maxSessions);
-    const addressBudget = memoryBudget(opts.failedAttemptsPerIp, opts.failedAttemptWindowMs);
-    const codeBudget = memoryBudget(opts.codeFailureLimit, opts.failedAttemptWindowMs);
-    const watchBudget = memoryBudget(opts.watchesPerIp, opts.watchWindowMs);
-    this.budgets = [addressBudget, codeBudget, watchBudget];
+    const { addressBudget, codeBudget, watchBudget, cluster } = backends;
     const isDraining = (): boolean => this.draining;
-    // Members of local sessions are always local Clients.
-    const roleChanged = (member: Member): void => this.updateIdle(member as Client);
+    const roleChanged = (member: Member): void => {
+      if (member instanceof Client) this.updateIdle(member);
+      else if (member.session === null) cluster?.released(member as RemoteMember);
+    };
     this.pairing = new Pairing({
       registry: this.registry,
       addressBudget,
       codeBudget,
       log,
       events,
-      rendezvous: undefined,
+      rendezvous: cluster,
       sessionTtlMs: opts.sessionTtlMs,
       pairedTtlMs: opts.pairedTtlMs,
       maxSessionBytes: opts.maxSessionBytes,
@@ -64,7 +64,7 @@ export class Relay {
       roleChanged,
     });
     this.bootstrap = new BootstrapBroker({
-      consumed: new ConsumedJtis(opts.consumedJtiTtlMs, opts.maxConsumedJtis),
+      consumed: backends.jtis,
       watchBudget,
       log,
       events,
@@ -73,6 +73,16 @@ export class Relay {
       roleChanged,
     });
     this.limits = { maxJtiLength: opts.maxJtiLength, allowLongCodes: opts.allowLongCodes };
+  }
+
+  /** Starts talking to the other instances (scale-out only). */
+  async start(): Promise<void> {
+    await this.backends.cluster?.start(this.pairing, (client) => this.updateIdle(client));
+  }
+
+  /** False while a configured shared store (Redis) is unreachable. */
+  get sharedHealthy(): boolean {
+    return this.backends.cluster?.healthy() ?? true;
   }
 
   /** Live work a graceful drain waits for: sessions, watches, pending bootstraps. */
@@ -119,6 +129,7 @@ export class Relay {
 
   /** Every live socket gets `going_away` and close 1001; sessions are dropped. */
   goAway(): void {
+    this.backends.cluster?.close();
     this.pairing.endAll();
     for (const client of this.clients) {
       client.send(errorFrame('going_away'));
@@ -136,7 +147,8 @@ export class Relay {
       client.idleTimer = null;
       client.ws.terminate();
     }
-    for (const budget of this.budgets) budget.close();
+    const { addressBudget, codeBudget, watchBudget } = this.backends;
+    for (const budget of [addressBudget, codeBudget, watchBudget]) budget.close();
   }
 
   private onFrame(client: Client, frame: Frame): void {
@@ -176,7 +188,8 @@ export class Relay {
 
   private handle(client: Client, frame: Frame): Promise<void> | undefined {
     if (typeof frame !== 'string' && isPlainDataFrame(frame)) {
-      this.pairing.data(client, frame, frame.length);
+      if (client.link !== null) this.backends.cluster?.up(client, frame.toString());
+      else this.pairing.relayFrame(client, frame, frame.length);
       return undefined;
     }
     const text = typeof frame === 'string' ? frame : frame.toString();
@@ -188,20 +201,28 @@ export class Relay {
     }
     switch (msg.type) {
       case 'data':
-        this.pairing.data(client, msg.payload, Buffer.byteLength(text));
+        if (client.link !== null) this.backends.cluster?.up(client, dataFrame(msg.payload));
+        else this.pairing.data(client, msg.payload, Buffer.byteLength(text));
         return undefined;
       case 'listen':
-        return this.pairing.listen(client, msg.otc);
       case 'connect':
-        return this.pairing.connect(client, msg.otc);
+        // A controller linked to a session on another instance holds a session too.
+        if (client.link !== null) {
+          this.events.rejected('otc_in_use');
+          client.send(errorFrame('otc_in_use'));
+          return undefined;
+        }
+        return msg.type === 'listen'
+          ? this.pairing.listen(client, msg.otc)
+          : this.pairing.connect(client, msg.otc);
       case 'done':
-        this.pairing.done(client);
+        if (client.link !== null) this.backends.cluster?.upDone(client);
+        else this.pairing.done(client);
         return undefined;
       case 'bootstrap_watch':
         return this.bootstrap.watch(client, msg.jti);
       case 'bootstrap_init':
-        this.bootstrap.init(client, msg);
-        return undefined;
+        return this.bootstrap.init(client, msg);
       case 'bootstrap_ack':
       case 'bootstrap_reject':
         this.bootstrap.answer(client, msg);
@@ -220,6 +241,7 @@ export class Relay {
     if (client.idleTimer !== null) clearTimeout(client.idleTimer);
     client.idleTimer = null;
     if (client.session !== null) this.pairing.end(client.session, 'peer_disconnected', client);
+    if (client.link !== null) this.backends.cluster?.gone(client);
     this.bootstrap.drop(client);
     if (this.clients.size === 0) this.stopHeartbeat();
   }

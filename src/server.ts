@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { memoryBackends, sharedBackends } from './backends.js';
 import { compileTrust } from './client-address.js';
 import { resolveOptions, type RelayOptions } from './config.js';
 import { NO_EVENTS } from './events.js';
@@ -13,6 +14,7 @@ import {
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Relay } from './relay.js';
+import { createSharedStore } from './scale-out/shared-store.js';
 import { VERSION } from './version.js';
 import { waitFor } from './wait.js';
 
@@ -58,7 +60,12 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
         bootstrapInFlight: () => relay.bootstrapInFlight,
       })
     : undefined;
-  const relay: Relay = new Relay(opts, log, metrics?.events ?? NO_EVENTS);
+  const shared =
+    opts.redisUrl === ''
+      ? undefined
+      : createSharedStore(opts.redisUrl, opts.redisSecret, opts.redisTimeoutMs, log);
+  const backends = shared === undefined ? memoryBackends(opts) : sharedBackends(opts, shared, log);
+  const relay: Relay = new Relay(opts, log, metrics?.events ?? NO_EVENTS, backends);
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -85,6 +92,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   async function start(): Promise<RelayAddress> {
     if (started || stopping !== null) throw new Error('pairing-relay: start() can be called once');
     started = true;
+    await relay.start();
     server.on('upgrade', handleUpgrade);
     if (!attached) await listen(server, opts.port, opts.host);
     if (metricsServer !== undefined) await listen(metricsServer, opts.metricsPort, opts.host);
@@ -97,7 +105,13 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
           ? address.healthUrl.replace(/\/health$/, '/metrics')
           : undefined;
     log.info(
-      { url: address.url, health: address.healthUrl, metrics: metricsUrl, version: VERSION },
+      {
+        url: address.url,
+        health: address.healthUrl,
+        metrics: metricsUrl,
+        scaleOut: shared === undefined ? 'off' : 'redis',
+        version: VERSION,
+      },
       'listening',
     );
     return address;
@@ -109,6 +123,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
       relay.goAway();
       await waitFor(() => relay.clients.size === 0, CLOSE_GRACE_MS);
       relay.dispose();
+      await shared?.close();
       wss.close();
       server.off('upgrade', handleUpgrade);
       for (const owned of [attached ? undefined : server, metricsServer]) {

@@ -1,0 +1,95 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+
+/**
+ * The Redis connections of one relay instance: one for commands and
+ * publishing (Redis keeps one connection's messages in order), one for its
+ * own channel. Keys and channels carry an HMAC, never a plain code or jti:
+ * a plain hash of a 6-digit code is reversed in milliseconds.
+ */
+export interface SharedStore {
+  readonly command: Redis;
+  readonly subscriber: Redis;
+  readonly instanceId: string;
+  /** `pr:<kind>:<HMAC(value)>` */
+  key(kind: string, value: string): string;
+  channel(instanceId: string): string;
+  healthy(): boolean;
+  /** Resolves once both connections are ready, or after `waitMs` (then degraded, still retrying). */
+  connect(waitMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const KEY_PREFIX = 'pr:';
+
+export function createSharedStore(
+  url: string,
+  secret: string,
+  timeoutMs: number,
+  log: Logger,
+): SharedStore {
+  // Loaded only in scale-out mode: an in-memory relay never loads ioredis.
+  const require = createRequire(import.meta.url);
+  const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
+  const options: RedisOptions = {
+    lazyConnect: true,
+    // Fail fast while disconnected instead of queueing: callers fall back.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(timeoutMs, 1000),
+    retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+  };
+  const command = new RedisClient(url, options);
+  const subscriber = new RedisClient(url, {
+    ...options,
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+  });
+  const instanceId = randomBytes(12).toString('base64url');
+  let reported: string | undefined;
+  for (const client of [command, subscriber]) {
+    // Say so once per state change, not once per retry.
+    client.on('error', (err: Error) => {
+      if (reported === err.message) return;
+      reported = err.message;
+      log.warn({ err: err.message }, 'redis unreachable');
+    });
+    client.on('ready', () => {
+      if (reported !== undefined) log.info('redis reachable again');
+      reported = undefined;
+    });
+  }
+  return {
+    command,
+    subscriber,
+    instanceId,
+    key(kind, value) {
+      return `${KEY_PREFIX}${kind}:${createHmac('sha256', secret).update(value).digest('base64url')}`;
+    },
+    channel(id) {
+      return `${KEY_PREFIX}instance:${id}`;
+    },
+    healthy() {
+      return command.status === 'ready' && subscriber.status === 'ready';
+    },
+    async connect(waitMs) {
+      // A relay starts (degraded) while Redis is away; ioredis keeps retrying.
+      const ready = [command, subscriber].map((client) =>
+        client.connect().then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+      await Promise.race([Promise.all(ready), timeout]);
+      clearTimeout(timer);
+    },
+    async close() {
+      await Promise.all([command, subscriber].map((c) => c.quit().catch(() => c.disconnect())));
+    },
+  };
+}
