@@ -1,0 +1,342 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SETTINGS } from '../src/config.js';
+import { cleanup, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
+
+// Real processes running the built CLI (`npm test` builds before vitest runs).
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+type LogLine = Record<string, unknown>;
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Cli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** The first JSON log line on stdout with this `msg` (already seen or still to come). */
+  logLine(msg: string, timeoutMs?: number): Promise<LogLine>;
+  /** Waits for the "listening" line and reads the bound port from its URL. */
+  listening(): Promise<{ port: number; url: string; httpUrl: (path: string) => string }>;
+  exited: Promise<Exit>;
+}
+
+const children = new Set<ChildProcess>();
+
+afterEach(async () => {
+  await cleanup();
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  children.clear();
+});
+
+/** The test runner's environment minus every relay setting, plus `env`. */
+function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...process.env };
+  for (const setting of SETTINGS) delete out[setting.env];
+  return { ...out, ...env };
+}
+
+function startCli(args: string[], env: Record<string, string> = {}): Cli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  let err = '';
+  let partial = '';
+  const lines: LogLine[] = [];
+  const waiters = new Set<() => void>();
+  let exit: Exit | null = null;
+  // 'close' rather than 'exit': it comes once stdout and stderr are fully read too.
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('close', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+      for (const wake of waiters) wake();
+    });
+  });
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    out += chunk;
+    partial += chunk;
+    const complete = partial.split('\n');
+    partial = complete.pop() ?? '';
+    for (const line of complete) {
+      if (!line.startsWith('{')) continue;
+      try {
+        lines.push(JSON.parse(line) as LogLine);
+      } catch {
+        // not a log line
+      }
+    }
+    for (const wake of waiters) wake();
+  });
+  child.stderr.on('data', (chunk: string) => {
+    err += chunk;
+  });
+
+  const logLine = (msg: string, timeoutMs = 15_000): Promise<LogLine> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = lines.find((l) => l['msg'] === msg);
+        if (found !== undefined) {
+          done();
+          resolve(found);
+        } else if (exit !== null) {
+          done();
+          reject(
+            new Error(`exited (${JSON.stringify(exit)}) before logging "${msg}"; stderr: ${err}`),
+          );
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no "${msg}" log line within ${timeoutMs} ms; stderr: ${err}`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    logLine,
+    async listening() {
+      const line = await logLine('listening');
+      const url = String(line['url']);
+      const port = Number(new URL(url).port);
+      return { port, url, httpUrl: (path: string) => `http://127.0.0.1:${port}${path}` };
+    },
+    exited,
+  };
+}
+
+/** Runs the CLI to completion. */
+async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Exit & { stdout: string; stderr: string }> {
+  const cli = startCli(args, env);
+  const exit = await cli.exited;
+  return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json() };
+}
+
+describe('CLI: help, version, configuration errors', () => {
+  it('--help exits 0 and lists every flag and environment variable', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    for (const setting of SETTINGS) {
+      expect(result.stdout).toContain(setting.flag);
+      expect(result.stdout).toContain(setting.env);
+    }
+    expect(result.stdout).toContain('--help');
+    expect(result.stdout).toContain('--version');
+    expect(result.stdout).toContain(VERSION);
+  });
+
+  it('--version and -v print the package.json version', async () => {
+    for (const flag of ['--version', '-v']) {
+      const result = await runCli([flag]);
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).toBe(VERSION);
+    }
+  });
+
+  const bad: Array<[string, string[], Record<string, string>, string]> = [
+    ['--port abc', ['--port', 'abc'], {}, '--port'],
+    ['--port 70000', ['--port', '70000'], {}, '--port'],
+    ['PORT=abc', [], { PORT: 'abc' }, 'PORT'],
+    ['AMESH_TRUST_PROXY=maybe', [], { AMESH_TRUST_PROXY: 'maybe' }, 'AMESH_TRUST_PROXY'],
+    ['LOG_LEVEL=loud', [], { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    ['--session-ttl-ms 0', ['--session-ttl-ms', '0'], {}, '--session-ttl-ms'],
+    [
+      'RELAY_ALLOW_LONG_CODES=perhaps',
+      [],
+      { RELAY_ALLOW_LONG_CODES: 'perhaps' },
+      'RELAY_ALLOW_LONG_CODES',
+    ],
+    ['unknown flag --nope', ['--nope'], {}, '--nope'],
+    // Caught by createRelayServer, not the parser: the CLI still names flag and variable.
+    [
+      'REDIS_URL without a secret',
+      ['--port', '0', '--host', '127.0.0.1'],
+      { REDIS_URL: 'redis://127.0.0.1:1' },
+      '--redis-secret / RELAY_REDIS_SECRET',
+    ],
+  ];
+  it.each(bad)('%s: exit 2, stderr names the culprit', async (_name, args, env, culprit) => {
+    const result = await runCli(args, env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(culprit);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    expect(result.stdout).not.toContain('"listening"');
+  });
+
+  it('an environment variable alone names itself, not the flag', async () => {
+    const result = await runCli([], { PORT: 'abc' });
+    expect(result.stderr).not.toContain('--port');
+  });
+
+  it('a flag wins over its variable', async () => {
+    // PORT=1 would bind port 1; an invalid LOG_LEVEL would exit 2.
+    const cli = startCli(['--port', '0', '--host', '127.0.0.1', '--log-level', 'info'], {
+      PORT: '1',
+      LOG_LEVEL: 'loud',
+    });
+    const { port, httpUrl } = await cli.listening();
+    expect(port).toBeGreaterThan(1);
+    expect((await fetch(httpUrl('/health'))).status).toBe(200);
+  });
+
+  it('a port in use: exit 1 with a hint', async () => {
+    const first = startCli(['--port', '0', '--host', '127.0.0.1']);
+    const { port } = await first.listening();
+    const second = await runCli(['--port', String(port), '--host', '127.0.0.1']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain('port in use');
+  });
+});
+
+describe('CLI: serving', () => {
+  it('starts, prints the URL, answers /health and /ready, pairs', async () => {
+    const cli = startCli(['--port', '0', '--host', '127.0.0.1']);
+    const { port, url, httpUrl } = await cli.listening();
+    expect(url).toBe(`ws://127.0.0.1:${port}/ws`);
+    // The human lines on stderr come right after the log line.
+    await expect.poll(() => cli.stderr(), { timeout: 10_000 }).toContain(`pairing: ${url}`);
+    expect(cli.stderr()).toContain(`http://127.0.0.1:${port}/health`);
+
+    const health = await getJson(httpUrl('/health'));
+    expect(health).toMatchObject({
+      status: 200,
+      body: { status: 'ok', sessions: 0, version: VERSION },
+    });
+    expect(await getJson(httpUrl('/ready'))).toEqual({ status: 200, body: { status: 'ready' } });
+
+    // The protocol step by step: listen, ack, connect, peer_found on both sides.
+    const target = await wsConnect(url);
+    target.send({ type: 'listen', otc: '246810' });
+    expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
+    const controller = await wsConnect(url);
+    controller.send({ type: 'connect', otc: '246810' });
+    expect(await target.next()).toEqual({ type: 'peer_found' });
+    expect(await controller.next()).toEqual({ type: 'peer_found' });
+    expect(await getJson(httpUrl('/health'))).toMatchObject({ body: { sessions: 1 } });
+    target.send({ type: 'data', payload: 'hello controller' });
+    expect(await controller.next()).toEqual({ type: 'data', payload: 'hello controller' });
+    controller.send({ type: 'data', payload: 'hello target' });
+    expect(await target.next()).toEqual({ type: 'data', payload: 'hello target' });
+    controller.send({ type: 'done' });
+    expect(await target.next()).toEqual({ type: 'done' });
+    await expect
+      .poll(async () => ((await getJson(httpUrl('/health'))).body as { sessions: number }).sessions)
+      .toBe(0);
+  });
+
+  it('is configured by the environment alone (PORT=0 HOST=127.0.0.1, as under pnpm/npx)', async () => {
+    const cli = startCli([], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+    const { port, url, httpUrl } = await cli.listening();
+    expect(port).toBeGreaterThan(0);
+    expect(url).toBe(`ws://127.0.0.1:${port}/ws`);
+    expect(await getJson(httpUrl('/health'))).toMatchObject({ status: 200, body: { sessions: 0 } });
+    const { target, controller } = await pair(url, '654321');
+    target.send({ type: 'data', payload: 'x' });
+    expect(await controller.next()).toEqual({ type: 'data', payload: 'x' });
+  });
+});
+
+describe('CLI: signals', () => {
+  it('SIGTERM drains: /ready 503 and upgrades refused while the session lives, exit 0 once it is done', async () => {
+    const cli = startCli(['--port', '0', '--host', '127.0.0.1'], { RELAY_DRAIN_MS: '60000' });
+    const { url, httpUrl } = await cli.listening();
+    const { target, controller } = await pair(url);
+
+    cli.child.kill('SIGTERM');
+    expect(await cli.logLine('draining')).toMatchObject({ sessions: 1, drainMs: 60_000 });
+    expect(await getJson(httpUrl('/ready'))).toEqual({
+      status: 503,
+      body: { status: 'draining' },
+    });
+    expect(await getJson(httpUrl('/health'))).toMatchObject({ status: 200, body: { sessions: 1 } });
+    expect(await upgradeStatus(url)).toBe(503);
+
+    // The live session still works while draining.
+    target.send({ type: 'data', payload: 'still here' });
+    expect(await controller.next()).toEqual({ type: 'data', payload: 'still here' });
+    controller.send({ type: 'data', payload: 'me too' });
+    expect(await target.next()).toEqual({ type: 'data', payload: 'me too' });
+
+    const doneAt = Date.now();
+    target.send({ type: 'done' });
+    expect(await controller.next()).toEqual({ type: 'done' });
+    target.close();
+    controller.close();
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    // Well before the 60 s drain window.
+    expect(Date.now() - doneAt).toBeLessThan(10_000);
+    expect(await cli.logLine('drain window over')).toMatchObject({ finished: true });
+  });
+
+  it('SIGTERM with a session left open: going_away and close 1001 after RELAY_DRAIN_MS, exit 0', async () => {
+    const cli = startCli(['--port', '0', '--host', '127.0.0.1'], { RELAY_DRAIN_MS: '300' });
+    const { url } = await cli.listening();
+    const { target, controller } = await pair(url);
+
+    cli.child.kill('SIGTERM');
+    for (const peer of [target, controller]) {
+      expect(await peer.next(15_000)).toEqual({ type: 'error', code: 'going_away' });
+      expect((await peer.closed).code).toBe(1001);
+    }
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(await cli.logLine('drain window over')).toMatchObject({
+      finished: false,
+      sessionsLeft: 1,
+    });
+  });
+
+  it('a second SIGTERM exits at once with 143, even with a session open', async () => {
+    const cli = startCli(['--port', '0', '--host', '127.0.0.1'], { RELAY_DRAIN_MS: '60000' });
+    const { url } = await cli.listening();
+    await pair(url);
+
+    cli.child.kill('SIGTERM');
+    await cli.logLine('draining');
+    const secondAt = Date.now();
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 143, signal: null });
+    expect(Date.now() - secondAt).toBeLessThan(10_000);
+  });
+
+  it('SIGINT drains the same way: idle relay exits 0', async () => {
+    const cli = startCli(['--port', '0', '--host', '127.0.0.1'], { RELAY_DRAIN_MS: '60000' });
+    await cli.listening();
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(await cli.logLine('stopped')).toBeDefined();
+  });
+});
