@@ -58,12 +58,13 @@ function closeBoth(a, b) {
   return Promise.all(waits);
 }
 
-export async function pairUp(url) {
+/** `controllerUrl` may name another instance (scale-out). */
+export async function pairUp(url, controllerUrl = url) {
   const code = nextCode();
   const target = await open(url);
   target.send(`{"type":"listen","otc":"${code}"}`);
   await expectType(target, 'ack');
-  const controller = await open(url);
+  const controller = await open(controllerUrl);
   controller.send(`{"type":"connect","otc":"${code}"}`);
   await Promise.all([expectType(controller, 'peer_found'), expectType(target, 'peer_found')]);
   return { target, controller };
@@ -72,8 +73,8 @@ export async function pairUp(url) {
 const PAYLOAD_200 = JSON.stringify({ type: 'data', payload: 'k'.repeat(200) });
 
 /** listen, connect, peer_found both, 4 data each way, done, close. */
-async function onePairing(url) {
-  const { target, controller } = await pairUp(url);
+async function onePairing(url, controllerUrl) {
+  const { target, controller } = await pairUp(url, controllerUrl);
   for (let i = 0; i < 4; i++) {
     target.send(PAYLOAD_200);
     controller.send(PAYLOAD_200);
@@ -90,7 +91,10 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-export async function pairings(url, { concurrency, durationMs, maxPairings = 50_000 }) {
+export async function pairings(
+  url,
+  { concurrency, durationMs, maxPairings = 50_000, controllerUrl = url },
+) {
   const latencies = [];
   let started = 0;
   let errors = 0;
@@ -101,7 +105,7 @@ export async function pairings(url, { concurrency, durationMs, maxPairings = 50_
       started++;
       const s = performance.now();
       try {
-        await onePairing(url);
+        await onePairing(url, controllerUrl);
         latencies.push(performance.now() - s);
       } catch {
         errors++;

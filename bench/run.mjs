@@ -6,6 +6,7 @@ import { cpus } from 'node:os';
 import autocannon from 'autocannon';
 import { forwarding, holdSessions, pairings } from './load.mjs';
 import { coldStartMs, cpuSeconds, rssKiB, startServer, stopServer } from './proc.mjs';
+import { measureScaleOut } from './scale-out.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
@@ -145,12 +146,29 @@ for (const [label, pick] of rows) {
 lines.push(`| cold start floor: bare \`node -e http.createServer\` ms | ${fmt(floor)} | | | |`);
 const table = lines.join('\n');
 console.log('\n' + table);
+
+const scaleOut = await measureScaleOut(`${root}dist/cli.js`, relayEnv, 4000 * S);
+console.log(JSON.stringify({ target: 'scale-out: 2 node instances + redis, c50', ...scaleOut }));
+let scaleTable = '';
+if (scaleOut.skipped === undefined) {
+  const s = scaleOut.sameInstance;
+  const c = scaleOut.crossInstance;
+  const ratio = (x, y) => `${(x / y).toFixed(2)}x`;
+  scaleTable = [
+    '| scale-out (Redis, 2 instances), concurrency 50 | same instance | cross-instance | ratio |',
+    '|---|---|---|---|',
+    `| pairings/s | ${fmt(s.pairingsPerSec)} | ${fmt(c.pairingsPerSec)} | ${ratio(c.pairingsPerSec, s.pairingsPerSec)} |`,
+    `| pairing p50 ms | ${fmt(s.p50Ms)} | ${fmt(c.p50Ms)} | ${ratio(c.p50Ms, s.p50Ms)} |`,
+    `| pairing p99 ms | ${fmt(s.p99Ms)} | ${fmt(c.p99Ms)} | ${ratio(c.p99Ms, s.p99Ms)} |`,
+  ].join('\n');
+  console.log('\n' + scaleTable);
+}
 console.log(
   `\n${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}; load generator and servers share the cores. ${((Date.now() - started) / 1000).toFixed(0)} s.`,
 );
 mkdirSync(`${root}bench/results`, { recursive: true });
 writeFileSync(
   `${root}bench/results/latest.json`,
-  JSON.stringify({ results, floor, date: new Date().toISOString() }, null, 2),
+  JSON.stringify({ results, floor, scaleOut, date: new Date().toISOString() }, null, 2),
 );
-writeFileSync(`${root}bench/results/latest.md`, table + '\n');
+writeFileSync(`${root}bench/results/latest.md`, `${table}\n\n${scaleTable}\n`);

@@ -1,0 +1,49 @@
+// Scale-out figures: pairings whose two devices land on two relay instances
+// sharing a Redis, beside pairings on one instance, measured in the same run.
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { pairings } from './load.mjs';
+import { startServer, stopServer } from './proc.mjs';
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', () => reject(new Error('redis-server exited')));
+  });
+  return { url: `redis://127.0.0.1:${port}`, child };
+}
+
+export async function measureScaleOut(cliPath, relayEnv, durationMs) {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return { skipped: 'no redis-server' };
+  const redis = await startRedis();
+  const env = { ...relayEnv, REDIS_URL: redis.url, RELAY_REDIS_SECRET: 'bench-secret-0123456789' };
+  const a = await startServer(process.execPath, [cliPath], env);
+  const b = await startServer(process.execPath, [cliPath], env);
+  try {
+    const same = await pairings(a.url, { concurrency: 50, durationMs });
+    const cross = await pairings(a.url, { concurrency: 50, durationMs, controllerUrl: b.url });
+    return { sameInstance: same, crossInstance: cross };
+  } finally {
+    await stopServer(a);
+    await stopServer(b);
+    redis.child.kill('SIGKILL');
+  }
+}
