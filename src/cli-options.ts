@@ -29,7 +29,10 @@ export function parseCli(
     version: { type: 'boolean', short: 'v' },
   };
   for (const setting of SETTINGS) {
-    config[setting.flag.slice(2)] = { type: setting.kind === 'bool' ? 'boolean' : 'string' };
+    const name = setting.flag.slice(2);
+    config[name] = { type: setting.kind === 'bool' ? 'boolean' : 'string' };
+    // parseArgs has no negation; --no-<flag> lets a flag turn off what a variable turned on.
+    if (setting.kind === 'bool') config[`no-${name}`] = { type: 'boolean' };
   }
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -43,7 +46,11 @@ export function parseCli(
 
   const options: Record<string, unknown> = {};
   for (const setting of SETTINGS) {
-    const flagValue = values[setting.flag.slice(2)];
+    const name = setting.flag.slice(2);
+    if (values[name] === true && values[`no-${name}`] === true) {
+      throw new ConfigError(`${setting.flag} and --no-${name} contradict each other`);
+    }
+    const flagValue = values[`no-${name}`] === true ? false : values[name];
     const envValue = env[setting.env];
     if (flagValue !== undefined) {
       options[setting.key] = convert(setting, flagValue, setting.flag);
@@ -96,9 +103,9 @@ function convert(
 
 export function helpText(version: string): string {
   const rows = SETTINGS.map((s) => {
-    const arg = s.kind === 'bool' ? '' : ' <value>';
+    const flag = s.kind === 'bool' ? `${s.flag}, --no-${s.flag.slice(2)}` : `${s.flag} <value>`;
     const def = defaultText(s);
-    return `  ${(s.flag + arg).padEnd(36)} ${s.env}\n      ${s.description} (default: ${def})`;
+    return `  ${flag.padEnd(36)} ${s.env}\n      ${s.description} (default: ${def})`;
   });
   return [
     `pairing-relay ${version}: short-lived WebSocket pairing relay (amesh-compatible)`,
