@@ -1,0 +1,21 @@
+// Cold start is paid by the first pairing after scale-to-zero, and Node
+// spends much of it resolving and loading ~90 small module files. The CLI
+// ships as one bundle (the library in dist/ stays unbundled for importers).
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/cli.ts'],
+  outfile: 'dist/cli.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  allowOverwrite: true,
+  // Optional native speed-ups of ws, loaded at run time when installed.
+  external: ['bufferutil', 'utf-8-validate'],
+  // Bundled CommonJS (ws, pino) calls require(); give the ESM bundle one.
+  banner: {
+    js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
