@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config.js';
-import { cleanup, pair, wsConnect } from './helpers/relay.js';
+import { cleanup, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
 
 // The package as a user gets it: `npm pack`, installed into a fresh project,
 // run through its bin and imported by name; and the CLI under Bun.
@@ -215,6 +215,57 @@ describe('under Bun', { timeout: 60_000 }, () => {
     target.send({ type: 'done' });
     expect(await controller.next(10_000)).toEqual({ type: 'done' });
 
+    relay.child.kill('SIGTERM');
+    expect(await relay.exited).toEqual({ code: 0, signal: null });
+  });
+  it('bun dist/cli.js: errors, limits and HTTP answers match Node', async () => {
+    const relay = startRelayProcess(
+      BUN,
+      [join(ROOT, 'dist', 'cli.js'), '--port', '0', '--host', '127.0.0.1'],
+      ROOT,
+    );
+    relay.child.stdout?.resume();
+    const { url, port } = await relay.listening;
+    const http = (path: string, method = 'GET'): Promise<Response> =>
+      fetch(`http://127.0.0.1:${port}${path}`, { method });
+    expect((await http('/ready')).status).toBe(200);
+    expect((await http('/nope')).status).toBe(404);
+    expect((await http('/health', 'POST')).status).toBe(405);
+    expect(await upgradeStatus(url.replace('/ws', '/other'))).toBe(404);
+
+    const client = await wsConnect(url);
+    const cases: Array<[unknown, unknown]> = [
+      ['null', { type: 'error', code: 'invalid_message' }],
+      ['[]', { type: 'error', code: 'invalid_message' }],
+      ['{"type":"data","payload":{"a":1}}', { type: 'error', code: 'invalid_message' }],
+      [{ type: 'shell' }, { type: 'error', code: 'unknown_type' }],
+      [
+        { type: 'listen', otc: '12345' },
+        { type: 'error', code: 'invalid_otc' },
+      ],
+      [
+        { type: 'connect', otc: '000001' },
+        { type: 'error', code: 'otc_not_found' },
+      ],
+      [{ type: 'bootstrap_watch' }, { type: 'error', code: 'missing_jti' }],
+      [
+        { type: 'bootstrap_watch', jti: 'j'.repeat(129) },
+        { type: 'error', code: 'invalid_jti' },
+      ],
+    ];
+    for (const [frame, reply] of cases) {
+      client.send(frame);
+      expect(await client.next(10_000)).toEqual(reply);
+    }
+    // A frame over 64 KiB closes the socket with 1009.
+    client.send({ type: 'data', payload: 'x'.repeat(70_000) });
+    expect((await client.closed).code).toBe(1009);
+
+    const { target, controller } = await pair(url, '246802');
+    target.send(`{"type":"data","payload":"${'k'.repeat(200)}"}`);
+    expect(await controller.next(10_000)).toEqual({ type: 'data', payload: 'k'.repeat(200) });
+    controller.close();
+    expect(await target.next(10_000)).toEqual({ type: 'error', code: 'peer_disconnected' });
     relay.child.kill('SIGTERM');
     expect(await relay.exited).toEqual({ code: 0, signal: null });
   });
