@@ -39,9 +39,21 @@ function open(url) {
   });
 }
 
+// A reply that never comes is a failed pairing, not a hung bench.
+const REPLY_TIMEOUT_MS = 5000;
+
 function next(ws) {
   if (ws.inbox.length > 0) return Promise.resolve(ws.inbox.shift());
-  return new Promise((resolve) => (ws.waiter = resolve));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.waiter = null;
+      reject(new Error(`no reply (socket state ${ws.readyState})`));
+    }, REPLY_TIMEOUT_MS);
+    ws.waiter = (text) => {
+      clearTimeout(timer);
+      resolve(text);
+    };
+  });
 }
 
 async function expectType(ws, type) {
@@ -107,8 +119,9 @@ export async function pairings(
       try {
         await onePairing(url, controllerUrl);
         latencies.push(performance.now() - s);
-      } catch {
+      } catch (err) {
         errors++;
+        if (process.env.BENCH_DEBUG) console.error(err.message);
       }
     }
   }

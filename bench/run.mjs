@@ -61,29 +61,59 @@ async function measureIdle(t) {
   }
 }
 
-async function measureLoad(t) {
-  const server = await startServer(t.cmd, t.args, t.env);
+const ROUNDS = 3;
+
+/**
+ * Every target's server runs at once (an idle one costs nothing) and each
+ * scenario takes turns: relay, baseline, relay under Bun, again, ROUNDS
+ * times; the median round counts. Noise on a shared machine then hits every
+ * target alike instead of whichever happened to run during it.
+ */
+async function measureLoad(list) {
+  const servers = await Promise.all(list.map((t) => startServer(t.cmd, t.args, t.env)));
+  const rounds = list.map(() => ({
+    pairingC50: [],
+    pairingC200: [],
+    forward1: [],
+    forward10: [],
+    health: [],
+    cpu: 0,
+    pairs: 0,
+  }));
   try {
-    const out = {};
-    const cpu0 = cpuSeconds(server.pid);
-    out.pairingC50 = await pairings(server.url, { concurrency: 50, durationMs: 4000 * S });
-    out.pairingC200 = await pairings(server.url, { concurrency: 200, durationMs: 4000 * S });
-    const cpu1 = cpuSeconds(server.pid);
-    const done = out.pairingC50.pairings + out.pairingC200.pairings;
-    out.cpuSecondsPer1000Pairings = ((cpu1 - cpu0) / done) * 1000;
-    out.forward1 = await forwarding(server.url, { pairs: 1, durationMs: 3000 * S });
-    out.forward10 = await forwarding(server.url, { pairs: 10, durationMs: 3000 * S });
-    const health = await autocannon({
-      url: `http://127.0.0.1:${server.port}/health`,
-      connections: 50,
-      duration: quick ? 2 : 10,
-    });
-    out.healthRps = health.requests.average;
-    out.healthErrors = health.errors + health.non2xx;
-    return out;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, server] of servers.entries()) {
+        const r = rounds[i];
+        const cpu0 = cpuSeconds(server.pid);
+        const c50 = await pairings(server.url, { concurrency: 50, durationMs: 2000 * S });
+        const c200 = await pairings(server.url, { concurrency: 200, durationMs: 2000 * S });
+        r.cpu += cpuSeconds(server.pid) - cpu0;
+        r.pairs += c50.pairings + c200.pairings;
+        r.pairingC50.push(c50);
+        r.pairingC200.push(c200);
+        r.forward1.push(await forwarding(server.url, { pairs: 1, durationMs: 1500 * S }));
+        r.forward10.push(await forwarding(server.url, { pairs: 10, durationMs: 1500 * S }));
+        const health = await autocannon({
+          url: `http://127.0.0.1:${server.port}/health`,
+          connections: 50,
+          duration: quick ? 1 : 3,
+        });
+        r.health.push({ rps: health.requests.average, errors: health.errors + health.non2xx });
+      }
+    }
   } finally {
-    await stopServer(server);
+    await Promise.all(servers.map(stopServer));
   }
+  const mid = (runs, key) => runs.find((x) => x[key] === median(runs.map((y) => y[key])));
+  return rounds.map((r) => ({
+    pairingC50: mid(r.pairingC50, 'pairingsPerSec'),
+    pairingC200: mid(r.pairingC200, 'pairingsPerSec'),
+    cpuSecondsPer1000Pairings: (r.cpu / r.pairs) * 1000,
+    forward1: mid(r.forward1, 'messagesPerSec'),
+    forward10: mid(r.forward10, 'messagesPerSec'),
+    healthRps: median(r.health.map((h) => h.rps)),
+    healthErrors: r.health.reduce((n, h) => n + h.errors, 0),
+  }));
 }
 
 async function measureColdStart(cmd, args, env) {
@@ -95,11 +125,11 @@ async function measureColdStart(cmd, args, env) {
 
 const results = {};
 const started = Date.now();
-for (const t of targets) {
+const loads = await measureLoad(targets);
+for (const [i, t] of targets.entries()) {
   const idle = await measureIdle(t);
-  const load = await measureLoad(t);
   const coldStartMsMedian = await measureColdStart(t.cmd, t.args, t.env);
-  results[t.name] = { ...load, idle, coldStartMsMedian };
+  results[t.name] = { ...loads[i], idle, coldStartMsMedian };
   console.log(JSON.stringify({ target: t.name, ...results[t.name] }));
 }
 const floor = await measureColdStart(

@@ -47,7 +47,7 @@ export class BootstrapBroker {
 
   async watch(client: Client, jti: string): Promise<void> {
     if (this.deps.isDraining()) return this.refuse(client, 'going_away');
-    if (!(await this.deps.watchBudget.take(client.key))) {
+    if (!(await this.deps.watchBudget.spend(client.key))) {
       this.deps.log.warn(
         { client: client.key, action: 'bootstrap_watch' },
         'rate limited: watches',

@@ -53,12 +53,12 @@ export class Pairing {
   constructor(private readonly deps: PairingDeps) {}
 
   async listen(client: Requester, code: string): Promise<void> {
-    const { registry, codeBudget, rendezvous } = this.deps;
+    const { registry, rendezvous } = this.deps;
     if (client.session !== null) return this.refuse(client, 'otc_in_use');
     if (this.deps.isDraining()) return this.refuse(client, 'going_away');
     if (!(await this.reserve(client, 'listen'))) return;
 
-    if (await codeBudget.spent(code)) return this.fail(client, code, 'otc_in_use');
+    if (await this.burned(code)) return this.fail(client, code, 'otc_in_use');
     if (registry.find(code) !== undefined) return this.fail(client, code, 'otc_in_use');
     // Claim cluster-wide before opening, so a local controller can never be
     // told peer_found before the target has its ack.
@@ -70,14 +70,14 @@ export class Pairing {
     if (typeof opened === 'string') {
       if (claim === 'ok') rendezvous?.release(code);
       if (opened === 'otc_in_use') return this.fail(client, code, opened);
-      this.refund(client);
+      this.succeeded(client);
       if (opened === 'closed') return;
       this.deps.log.warn({ sessions: registry.size }, 'session table full');
       return this.refuse(client, opened);
     }
     if (claim === 'ok') rendezvous?.adopt(opened);
 
-    this.refund(client);
+    this.succeeded(client);
     client.session = opened;
     opened.timer = setTimeout(() => this.end(opened, 'expired'), this.deps.sessionTtlMs);
     this.deps.roleChanged(client);
@@ -86,22 +86,22 @@ export class Pairing {
   }
 
   async connect(client: Requester, code: string): Promise<void> {
-    const { registry, codeBudget, rendezvous } = this.deps;
+    const { registry, rendezvous } = this.deps;
     if (client.session !== null) return this.refuse(client, 'otc_in_use');
     if (!(await this.reserve(client, 'connect'))) return;
 
     // A burned code answers like an absent one: no oracle for the guesser.
-    if (await codeBudget.spent(code)) return this.fail(client, code, 'otc_not_found');
-    if (client.closed) return this.refund(client);
+    if (await this.burned(code)) return this.fail(client, code, 'otc_not_found');
+    if (client.closed) return this.succeeded(client);
     const session = registry.find(code);
     let result: JoinResult | 'unavailable';
     if (session !== undefined) result = this.join(session, client);
     else if (rendezvous !== undefined) result = await rendezvous.join(code, client);
     else result = 'otc_not_found';
 
-    if (result === 'joined') return this.refund(client);
+    if (result === 'joined') return this.succeeded(client);
     if (result !== 'unavailable') return this.fail(client, code, result);
-    this.refund(client);
+    this.succeeded(client);
     this.deps.log.warn('shared store unreachable: cross-instance connect refused');
     this.refuse(client, 'relay_capacity');
   }
@@ -194,7 +194,7 @@ export class Pairing {
   }
 
   private async reserve(client: Requester, action: 'listen' | 'connect'): Promise<boolean> {
-    if (await this.deps.addressBudget.take(client.key)) return true;
+    if (await this.deps.addressBudget.begin(client.key)) return true;
     // The one place a client address is logged: an operator needs it here.
     this.deps.log.warn({ client: client.key, action }, 'rate limited: failed attempts');
     this.refuse(client, 'rate_limited');
@@ -202,24 +202,29 @@ export class Pairing {
   }
 
   /** A success never spends the budget of a person pairing normally. */
-  private refund(client: Requester): void {
-    this.deps.addressBudget.refund(client.key).catch((err: unknown) => {
-      this.deps.log.error({ err }, 'rate-limit refund failed');
-    });
+  private succeeded(client: Requester): void {
+    void this.deps.addressBudget.end(client.key, false);
   }
 
   /**
-   * A failed attempt keeps its reserved point and counts against the code;
-   * a code with too many failures is burned, and an unpaired session on it ends.
+   * A failed attempt spends the address's reserved attempt and counts against
+   * the code; a code with too many failures is burned, and an unpaired
+   * session on it ends.
    */
   private async fail(client: Requester, code: string, error: ErrorCode): Promise<void> {
-    const { codeBudget, registry } = this.deps;
-    const withinBudget = await codeBudget.take(code);
-    if (!withinBudget || (await codeBudget.spent(code))) {
+    const { addressBudget, codeBudget, registry } = this.deps;
+    await addressBudget.end(client.key, true);
+    const withinBudget = await codeBudget.spend(code).catch(() => true);
+    if (!withinBudget || (await this.burned(code))) {
       const live = registry.find(code);
       if (live !== undefined && live.controller === null) this.end(live, 'burned');
     }
     this.refuse(client, error);
+  }
+
+  /** A store that cannot answer does not burn codes: the address budget still holds. */
+  private burned(code: string): Promise<boolean> {
+    return this.deps.codeBudget.spent(code).catch(() => false);
   }
 
   private refuse(client: Requester, code: ErrorCode): void {

@@ -1,5 +1,9 @@
 import { createRequire } from 'node:module';
-import type { RateLimiterMemory as Memory, RateLimiterRes as Res } from 'rate-limiter-flexible';
+import type {
+  RateLimiterAbstract,
+  RateLimiterMemory as Memory,
+  RateLimiterRes as Res,
+} from 'rate-limiter-flexible';
 
 // The package's index loads every store it supports (Redis, Mongo, SQL...):
 // 20 ms of cold start for code a memory store never runs. Load just this one.
@@ -9,32 +13,74 @@ const RateLimiterMemory =
 const RateLimiterRes = require('rate-limiter-flexible/lib/RateLimiterRes.js') as typeof Res;
 
 /**
- * A per-key budget of attempts in a fixed window. The relay reserves an
- * attempt before acting and refunds it on success, so concurrent attempts
- * from one key can never overshoot the budget (a check-then-spend would let
- * 64 simultaneous sockets each pass the check).
- *
- * This is the seam a shared (Redis) store plugs into for scale-out.
+ * A per-key budget of failed attempts in a fixed window, on a
+ * rate-limiter-flexible store (memory here; Redis for scale-out). Successes
+ * never touch the store; failures spend.
  */
 export interface AttemptBudget {
-  /** Spends one attempt; resolves false when the key's budget for the window is gone. */
-  take(key: string): Promise<boolean>;
-  /** Gives back an attempt that turned out to be a success. */
-  refund(key: string): Promise<void>;
+  /** Starts an attempt; false when the key's budget is gone (spent, or held by attempts still running). */
+  begin(key: string): Promise<boolean>;
+  /** Finishes an attempt begun with begin(): a failure spends it, a success costs nothing. */
+  end(key: string, failed: boolean): Promise<void>;
+  /** Spends one attempt at once; false when that went over the budget. */
+  spend(key: string): Promise<boolean>;
   /** Whether the key has spent its whole budget, without spending anything. */
   spent(key: string): Promise<boolean>;
   /** Forgets every key and clears the store's timers. */
   close(): void;
 }
 
-interface MemoryStorageInternals {
-  _memoryStorage?: { _storage?: Map<string, unknown>; delete(key: string): boolean };
+type MemoryStorage = { _storage?: Map<string, unknown>; delete(key: string): boolean };
+
+/** Clears a memory limiter's per-key timers: it has no close() of its own. */
+export function clearMemoryLimiter(limiter: Memory): void {
+  const storage = (limiter as unknown as { _memoryStorage?: MemoryStorage })._memoryStorage;
+  for (const key of [...(storage?._storage?.keys() ?? [])]) storage?.delete(key);
 }
 
 export function memoryBudget(points: number, windowMs: number): AttemptBudget {
   const limiter = new RateLimiterMemory({ points, duration: windowMs / 1000 });
+  return limiterBudget(limiter, points, () => clearMemoryLimiter(limiter));
+}
+
+export function limiterBudget(
+  limiter: RateLimiterAbstract,
+  points: number,
+  clear: () => void,
+): AttemptBudget {
+  // Attempts begun and not yet ended, per key. Counting them closes the gap
+  // between check and spend: 64 sockets from one address guessing at the same
+  // instant still get only the budget, not 64 tries.
+  const running = new Map<string, number>();
+  const release = (key: string): void => {
+    const left = (running.get(key) ?? 1) - 1;
+    if (left === 0) running.delete(key);
+    else running.set(key, left);
+  };
+  const consumed = async (key: string): Promise<number> =>
+    (await limiter.get(key))?.consumedPoints ?? 0;
   return {
-    async take(key) {
+    async begin(key) {
+      const ticket = (running.get(key) ?? 0) + 1;
+      running.set(key, ticket);
+      try {
+        if ((await consumed(key)) + ticket <= points) return true;
+      } catch {
+        // A store that cannot answer cannot vouch for the key either.
+      }
+      release(key);
+      return false;
+    },
+    async end(key, failed) {
+      try {
+        if (failed) await limiter.consume(key);
+      } catch {
+        // Rejected (already over budget) or the store is away: nothing to add.
+      } finally {
+        release(key);
+      }
+    },
+    async spend(key) {
       try {
         await limiter.consume(key);
         return true;
@@ -43,20 +89,12 @@ export function memoryBudget(points: number, windowMs: number): AttemptBudget {
         throw err;
       }
     },
-    async refund(key) {
-      // After the window ended there is nothing to give back; rewarding an
-      // absent key would hand it a bonus attempt in the next window.
-      if ((await limiter.get(key)) !== null) await limiter.reward(key, 1);
-    },
     async spent(key) {
-      const res = await limiter.get(key);
-      return res !== null && res.consumedPoints >= points;
+      return (await consumed(key)) >= points;
     },
     close() {
-      // The memory store keeps one (unref'd) timer per key and has no close();
-      // delete() clears each one so a stopped relay leaves no timers behind.
-      const storage = (limiter as unknown as MemoryStorageInternals)._memoryStorage;
-      for (const key of [...(storage?._storage?.keys() ?? [])]) storage?.delete(key);
+      running.clear();
+      clear();
     },
   };
 }

@@ -2,9 +2,8 @@ import { createRequire } from 'node:module';
 import type {
   RateLimiterMemory as Memory,
   RateLimiterRedis as RedisLimiter,
-  RateLimiterRes as Res,
 } from 'rate-limiter-flexible';
-import type { AttemptBudget } from '../rate-limit.js';
+import { clearMemoryLimiter, limiterBudget, type AttemptBudget } from '../rate-limit.js';
 import type { SharedStore } from './shared-store.js';
 
 const require = createRequire(import.meta.url);
@@ -26,7 +25,6 @@ export function redisBudget(
     require('rate-limiter-flexible/lib/RateLimiterRedis.js') as typeof RedisLimiter;
   const RateLimiterMemory =
     require('rate-limiter-flexible/lib/RateLimiterMemory.js') as typeof Memory;
-  const RateLimiterRes = require('rate-limiter-flexible/lib/RateLimiterRes.js') as typeof Res;
   const duration = Math.max(1, Math.ceil(windowMs / 1000));
   const insurance = new RateLimiterMemory({ points, duration });
   const limiter = new RateLimiterRedis({
@@ -37,31 +35,14 @@ export function redisBudget(
     rejectIfRedisNotReady: true,
     insuranceLimiter: insurance,
   });
-  const k = (key: string): string => (hashKeys ? store.key('k', key) : key);
+  const budget = limiterBudget(limiter, points, () => clearMemoryLimiter(insurance));
+  if (!hashKeys) return budget;
+  const k = (key: string): string => store.key('k', key);
   return {
-    async take(key) {
-      try {
-        await limiter.consume(k(key));
-        return true;
-      } catch (err) {
-        if (err instanceof RateLimiterRes) return false;
-        throw err;
-      }
-    },
-    async refund(key) {
-      if ((await limiter.get(k(key))) !== null) await limiter.reward(k(key), 1);
-    },
-    async spent(key) {
-      const res = await limiter.get(k(key));
-      return res !== null && res.consumedPoints >= points;
-    },
-    close() {
-      const storage = (
-        insurance as unknown as {
-          _memoryStorage?: { _storage?: Map<string, unknown>; delete(k: string): boolean };
-        }
-      )._memoryStorage;
-      for (const key of [...(storage?._storage?.keys() ?? [])]) storage?.delete(key);
-    },
+    begin: (key) => budget.begin(k(key)),
+    end: (key, failed) => budget.end(k(key), failed),
+    spend: (key) => budget.spend(k(key)),
+    spent: (key) => budget.spent(k(key)),
+    close: () => budget.close(),
   };
 }
