@@ -80,6 +80,11 @@ function entryProblem(entry: string): string | undefined {
   return undefined;
 }
 
+/** Whether a setting believes no proxy at all (the socket peer is the client). */
+export function trustsNoProxy(setting: TrustProxySetting): boolean {
+  return compileTrust(setting) === trustNone;
+}
+
 /**
  * The rate-limit key for a request: the client address proxy-addr believes,
  * never an invalid entry (those fall back towards the socket peer),
@@ -104,7 +109,15 @@ export function addressKey(addr: string | undefined): string | undefined {
   const family = isIP(addr);
   if (family === 4) return addr;
   if (family !== 6) return undefined;
-  const ip = ipaddr().IPv6.parse(addr);
+  // net.isIP() accepts zone ids that ipaddr.js refuses ("fe80::1%1.2.3.4"):
+  // drop the zone (it only names a local interface) and never let a parse throw.
+  const zone = addr.indexOf('%');
+  let ip: IpAddr.IPv6;
+  try {
+    ip = ipaddr().IPv6.parse(zone === -1 ? addr : addr.slice(0, zone));
+  } catch {
+    return undefined;
+  }
   if (ip.isIPv4MappedAddress()) return ip.toIPv4Address().toString();
   // One customer usually holds a whole /64; rotating inside it buys nothing.
   const p = ip.parts;

@@ -2,6 +2,9 @@ import type { WebSocket } from 'ws';
 import type { Member, Session } from './sessions.js';
 
 const OPEN = 1;
+// A peer that does not answer our close frame is cut off after this, not after
+// ws's own 30 s, so it stops holding a slot of the socket caps.
+const CLOSE_ANSWER_MS = 2_000;
 // Frames always go out as text, including raw text frames relayed as bytes.
 const AS_TEXT = { binary: false } as const;
 
@@ -37,7 +40,11 @@ export class Client implements Member {
   }
 
   close(code: number, reason: string): void {
-    if (this.ws.readyState === OPEN) this.ws.close(code, reason);
+    if (this.ws.readyState !== OPEN) return;
+    this.ws.close(code, reason);
+    const ws = this.ws;
+    const timer = setTimeout(() => ws.terminate(), CLOSE_ANSWER_MS);
+    ws.once('close', () => clearTimeout(timer));
   }
 
   holdsNothing(): boolean {

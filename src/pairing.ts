@@ -66,7 +66,7 @@ export class Pairing {
     if (claim === 'taken') return this.fail(client, code, 'otc_in_use');
     if (claim === 'unavailable')
       this.deps.log.warn('shared store unreachable: session is local only');
-    const opened = client.closed ? 'closed' : registry.open(code, client, Date.now());
+    const opened = client.closed ? 'closed' : registry.open(code, client, client.key, Date.now());
     if (typeof opened === 'string') {
       if (claim === 'ok') rendezvous?.release(code);
       if (opened === 'otc_in_use') return this.fail(client, code, opened);
@@ -96,13 +96,16 @@ export class Pairing {
     const session = registry.find(code);
     let result: JoinResult | 'unavailable';
     if (session !== undefined) result = this.join(session, client);
-    else if (rendezvous !== undefined) result = await rendezvous.join(code, client);
+    else if (rendezvous !== undefined)
+      result = await rendezvous.join(code, client).catch(() => 'unavailable' as const);
     else result = 'otc_not_found';
 
     if (result === 'joined') return this.succeeded(client);
     if (result !== 'unavailable') return this.fail(client, code, result);
-    this.succeeded(client);
+    // Not found here and nobody to ask: still a miss for the guess budget, or an
+    // outage would turn every instance into a free guessing oracle.
     this.deps.log.warn('shared store unreachable: cross-instance connect refused');
+    await this.deps.addressBudget.end(client.key, true);
     this.refuse(client, 'relay_capacity');
   }
 
@@ -179,6 +182,11 @@ export class Pairing {
       if (!member.closed) this.deps.roleChanged(member);
     }
     const paired = session.controller !== null;
+    // A listen that never pairs costs its address an attempt: otherwise ack
+    // versus otc_in_use would be a free test of which codes are live.
+    if (!paired && reason !== 'burned' && reason !== 'shutdown') {
+      void this.deps.addressBudget.spend(session.targetKey).catch(() => undefined);
+    }
     const durationMs = Date.now() - session.openedAt;
     const outcome = reason !== 'expired' ? reason : paired ? 'expired_paired' : 'expired_unpaired';
     this.deps.events.sessionEnded(outcome, durationMs, session.bytes);

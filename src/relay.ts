@@ -13,9 +13,12 @@ import { parseFrame, type ParseLimits } from './protocol/parse.js';
 import { RemoteMember } from './scale-out/cluster.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
 
-// A client never needs to pipeline more than a few frames behind a listen or
-// connect; a socket that queues more than this while one is pending is hostile.
-const MAX_BACKLOG_FRAMES = 64;
+// Frames that arrive while a listen/connect/watch is pending wait in order.
+// Past PAUSE_AT the socket stops being read (TCP backpressure, nothing lost);
+// only a runtime whose ws cannot pause ever reaches the hard cap.
+const PAUSE_AT = 32;
+const MAX_BACKLOG_FRAMES = 4_096;
+const OPEN = 1;
 
 /** A text frame's raw bytes, or a binary frame already decoded to text. */
 export type Frame = Buffer | string;
@@ -87,7 +90,7 @@ export class Relay {
 
   /** Live work a graceful drain waits for: sessions, watches, pending bootstraps. */
   get inFlight(): number {
-    return this.registry.size + this.bootstrap.inFlight;
+    return this.registry.size + this.bootstrap.inFlight + (this.backends.cluster?.linked ?? 0);
   }
 
   get bootstrapInFlight(): number {
@@ -152,6 +155,8 @@ export class Relay {
   }
 
   private onFrame(client: Client, frame: Frame): void {
+    // A socket the relay is closing starts nothing new while ws waits for its close frame.
+    if (client.ws.readyState !== OPEN) return;
     client.alive = true;
     if (client.backlog !== null) {
       if (client.backlog.length >= MAX_BACKLOG_FRAMES) {
@@ -160,6 +165,7 @@ export class Relay {
         return;
       }
       client.backlog.push(frame);
+      if (client.backlog.length === PAUSE_AT) client.ws.pause();
       return;
     }
     const pending = this.handle(client, frame);
@@ -179,6 +185,7 @@ export class Relay {
         const next = this.handle(client, backlog.shift() as Frame);
         if (next !== undefined) return this.park(client, next, backlog);
       }
+      if (client.ws.isPaused) client.ws.resume();
     };
     pending.then(resume, (err: unknown) => {
       this.log.error({ err }, 'message handler failed');

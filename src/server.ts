@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { memoryBackends, sharedBackends } from './backends.js';
-import { compileTrust } from './client-address.js';
+import { addressKey, compileTrust, trustsNoProxy } from './client-address.js';
 import { resolveOptions, type RelayOptions } from './config.js';
 import { NO_EVENTS } from './events.js';
 import {
@@ -80,10 +80,16 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   );
   const metricsServer =
     metrics !== undefined && ownMetricsPort
-      ? hardened(createServer(createMetricsOnlyHandler(metrics.handle)), 0)
+      ? httpServer(createMetricsOnlyHandler(metrics.handle), 0, undefined)
       : undefined;
   const attached = opts.server !== undefined;
-  const server: Server = opts.server ?? hardened(createServer(handleRequest), opts.maxSockets);
+  const server: Server =
+    opts.server ??
+    httpServer(
+      handleRequest,
+      opts.maxSockets,
+      trustsNoProxy(opts.trustProxy) ? opts.maxSocketsPerIp + PEER_HEADROOM : undefined,
+    );
   const handleUpgrade = createUpgradeHandler(relay, wss, trust, log, attached);
   let address: RelayAddress | null = null;
   let started = false;
@@ -167,16 +173,50 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
 }
 
 // A relay's HTTP traffic is tiny: probes and upgrade requests. Cut slow
-// (slowloris) clients off early and bound raw connections, upgraded or not.
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 15_000;
+// (slowloris) clients off early, checking every second rather than Node's
+// default 30 s, and bound raw connections, upgraded or not.
+const HTTP_TIMEOUTS = {
+  headersTimeout: 10_000,
+  requestTimeout: 15_000,
+  connectionsCheckingInterval: 1_000,
+};
 const HTTP_HEADROOM = 1_024;
+// Connections one address may hold beyond its WebSocket cap (health checks,
+// upgrades in progress) before it is refused at accept.
+const PEER_HEADROOM = 16;
 
-function hardened(server: Server, maxSockets: number): Server {
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+function httpServer(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  maxSockets: number,
+  perPeerLimit: number | undefined,
+): Server {
+  const server = createServer(HTTP_TIMEOUTS, handler);
   server.maxConnections = maxSockets + HTTP_HEADROOM;
+  if (perPeerLimit !== undefined) limitConnectionsPerPeer(server, perPeerLimit);
   return server;
+}
+
+/**
+ * The per-address WebSocket cap applies at upgrade; this one applies at
+ * accept, so half-sent requests from one address cannot fill the connection
+ * table. Only without a trusted proxy: behind one, every peer is the proxy.
+ */
+function limitConnectionsPerPeer(server: Server, limit: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const key = addressKey(socket.remoteAddress) ?? 'unknown';
+    const count = (open.get(key) ?? 0) + 1;
+    if (count > limit) {
+      socket.destroy();
+      return;
+    }
+    open.set(key, count);
+    socket.once('close', () => {
+      const left = (open.get(key) ?? 1) - 1;
+      if (left === 0) open.delete(key);
+      else open.set(key, left);
+    });
+  });
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -19,6 +19,8 @@ export interface Session {
   readonly id: number;
   readonly code: string;
   readonly target: Member;
+  /** The target's rate-limit key: an unpaired end is charged to it. */
+  readonly targetKey: string;
   controller: Member | null;
   /** Bytes of `data` frames received for this session, both ways. */
   bytes: number;
@@ -31,7 +33,12 @@ export interface Session {
 export interface SessionStore {
   readonly size: number;
   find(code: string): Session | undefined;
-  open(code: string, target: Member, now: number): Session | 'otc_in_use' | 'relay_capacity';
+  open(
+    code: string,
+    target: Member,
+    targetKey: string,
+    now: number,
+  ): Session | 'otc_in_use' | 'relay_capacity';
   /** Removes the session if it is still the live one for its code. */
   remove(session: Session): boolean;
   all(): IterableIterator<Session>;
@@ -52,13 +59,19 @@ export class MemorySessionStore implements SessionStore {
     return this.byCode.get(code);
   }
 
-  open(code: string, target: Member, now: number): Session | 'otc_in_use' | 'relay_capacity' {
+  open(
+    code: string,
+    target: Member,
+    targetKey: string,
+    now: number,
+  ): Session | 'otc_in_use' | 'relay_capacity' {
     if (this.byCode.has(code)) return 'otc_in_use';
     if (this.byCode.size >= this.maxSessions) return 'relay_capacity';
     const session: Session = {
       id: this.nextId++,
       code,
       target,
+      targetKey,
       controller: null,
       bytes: 0,
       openedAt: now,

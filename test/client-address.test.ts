@@ -79,6 +79,10 @@ describe('spoofing attempts', () => {
     expect(key('1', '10.0.0.1', '')).toBe('10.0.0.1');
     expect(key('2', '10.0.0.1', '1.2.3.4, nonsense')).toBe('10.0.0.1');
     expect(key('1', '10.0.0.1', '0x01020304')).toBe('10.0.0.1');
+    // Zone ids net.isIP() accepts but ipaddr.js refuses must not throw: the
+    // zone (a local interface name) is dropped.
+    expect(key('1', '10.0.0.1', 'fe80::1%1.2.3.4')).toBe('fe80:0:0:0::/64');
+    expect(key('1', '10.0.0.1', 'fe80::1%::1')).toBe('fe80:0:0:0::/64');
   });
 
   it('untrusted peers cannot pick a bucket with the header', () => {

@@ -1,4 +1,6 @@
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import {
   cleanup,
   eventually,
@@ -99,6 +101,36 @@ describe('limits', () => {
     expect(await upgradeStatus(url, hdr)).toBe(101);
   });
 
+  it('half-sent requests from one address cannot fill the connection table', async () => {
+    const { port } = await startRelay({ maxSocketsPerIp: 2 });
+    const held: Socket[] = [];
+    const openRaw = (): Promise<Socket> =>
+      new Promise((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write('GET /ws HTTP/1.1\r\nHost: x\r\n'); // and never finish it
+          resolve(socket);
+        });
+        socket.on('error', () => undefined);
+        held.push(socket);
+      });
+    try {
+      // The cap at accept is the per-address WebSocket cap plus 16 of headroom.
+      for (let i = 0; i < 18; i++) await openRaw();
+      const refused = await openRaw();
+      await new Promise((resolve) => refused.once('close', resolve));
+      expect(held.slice(0, 18).every((s) => !s.destroyed)).toBe(true);
+      // Another address is not affected.
+      const other = new WebSocket(`ws://127.0.0.1:${port}/ws`, { localAddress: '127.0.0.2' });
+      await new Promise((resolve, reject) => {
+        other.once('open', resolve);
+        other.once('error', reject);
+      });
+      other.terminate();
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
+  });
+
   it('IPv6 clients share a per-address cap across their /64', async () => {
     const { url } = await startRelay({ maxSocketsPerIp: 2, trustProxy: 1 });
     await wsConnect(url, { 'x-forwarded-for': '2001:db8:1:2::1' });
@@ -120,6 +152,33 @@ describe('limits', () => {
     // A socket in a session is not idle.
     await expectNothingPending(listener);
     expect(relay.sessions).toBe(1);
+  });
+
+  it('a socket the relay closed starts nothing new, and is cut off if it never answers', async () => {
+    const { url, relay } = await startRelay({ idleTimeoutMs: 100 });
+    const stubborn = await wsConnect(url);
+    // Stop answering: the client's ws would otherwise reply to the close frame.
+    const raw = (stubborn.ws as unknown as { _socket: { write(b: Buffer): boolean } })._socket;
+    const frame = (text: string): Buffer => {
+      const payload = Buffer.from(text);
+      return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+    };
+    const receiver = (
+      stubborn.ws as unknown as {
+        _receiver: { removeAllListeners(e: string): void; once(e: string, f: () => void): void };
+      }
+    )._receiver;
+    receiver.removeAllListeners('conclude');
+    // The relay's idle close frame arrives; the client does not answer it.
+    await new Promise<void>((resolve) => receiver.once('conclude', resolve));
+    raw.write(frame('{"type":"listen","otc":"454545"}'));
+    const probe = await wsConnect(url);
+    probe.send({ type: 'connect', otc: '454545' });
+    expect(await probe.next()).toEqual({ type: 'error', code: 'otc_not_found' });
+    // Cut off within the 2 s answer window, having opened no session.
+    expect((await stubborn.closed).code).toBe(1006);
+    expect(relay.sessions).toBe(0);
+    await eventually(() => relay.connections === 0);
   });
 
   it('a socket whose session ended becomes idle again', async () => {

@@ -134,10 +134,10 @@ describe('pairing', () => {
     }
   });
 
-  it('a socket that floods frames behind a pending step is closed (1008)', async () => {
+  it('a burst of frames behind a pending step is answered in full and in order', async () => {
     const { url } = await startRelay();
-    const flooder = await wsConnect(url);
-    // One TCP write holding a listen and 200 more frames, so they all arrive
+    const client = await wsConnect(url);
+    // One TCP write holding a listen and 200 bad frames, so they all arrive
     // while the listen's rate-limit step is still pending. Client frames must
     // be masked; an all-zero mask leaves the payload as is.
     const frame = (text: string): Buffer => {
@@ -145,11 +145,16 @@ describe('pairing', () => {
       return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
     };
     const frames = [frame('{"type":"listen","otc":"353535"}')];
-    for (let i = 0; i < 200; i++) frames.push(frame('{"type":"done"}'));
-    (flooder.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(
+    for (let i = 0; i < 200; i++) frames.push(frame(`bad ${i}`));
+    (client.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(
       Buffer.concat(frames),
     );
-    expect((await flooder.closed).code).toBe(1008);
+    expect(await client.next()).toEqual({ type: 'ack', message: 'session_open' });
+    for (let i = 0; i < 200; i++) {
+      expect(await client.next()).toEqual({ type: 'error', code: 'invalid_message' });
+    }
+    client.send({ type: 'data', payload: 'still open' });
+    await expectNothingPending(client);
   });
 
   it('data and done without a peer are dropped, and the socket stays usable', async () => {

@@ -33,6 +33,19 @@ describe('failed listen/connect per address', () => {
     }
   });
 
+  it('listens that never pair are failures: probing which codes are live is not free', async () => {
+    const { url } = await startRelay();
+    const prober = await wsConnect(url);
+    const replies: unknown[] = [];
+    for (let i = 0; i < 7; i++) {
+      prober.send({ type: 'listen', otc: String(400000 + i) });
+      const reply = await prober.next();
+      replies.push(reply['type'] === 'ack' ? 'ack' : reply['code']);
+      prober.send({ type: 'done' }); // cancel before anyone connects
+    }
+    expect(replies).toEqual(['ack', 'ack', 'ack', 'ack', 'ack', 'rate_limited', 'rate_limited']);
+  });
+
   it('concurrent guesses from one address cannot overshoot the budget', async () => {
     const { url } = await startRelay({ maxSocketsPerIp: 64 });
     const sockets = await Promise.all(Array.from({ length: 30 }, () => wsConnect(url)));

@@ -176,6 +176,35 @@ describeRedis('scale-out on Redis', () => {
     expect(await replay.next()).toEqual({ type: 'bootstrap_reject', error: 'token_already_used' });
   });
 
+  it("stopping the controller's instance tells the target at once", async () => {
+    const [a, b] = await Promise.all([
+      instance(redis.url, { pairedTtlMs: 10_000 }),
+      instance(redis.url, { pairedTtlMs: 10_000 }),
+    ]);
+    const { target, controller } = await pairAcross(a, b, '626262');
+    const started = Date.now();
+    await b.relay.stop();
+    expect(await controller.next()).toEqual({ type: 'error', code: 'going_away' });
+    expect(await target.next()).toEqual({ type: 'error', code: 'peer_disconnected' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("a drain waits for its controllers' sessions on other instances", async () => {
+    const [a, b] = await Promise.all([
+      instance(redis.url),
+      instance(redis.url, { drainMs: 10_000 }),
+    ]);
+    const { target, controller } = await pairAcross(a, b, '727272');
+    let drained = false;
+    const draining = b.relay.drain().then(() => (drained = true));
+    controller.send({ type: 'data', payload: 'during the drain' });
+    expect(await target.next()).toEqual({ type: 'data', payload: 'during the drain' });
+    expect(drained).toBe(false);
+    target.send({ type: 'done' });
+    expect(await controller.next()).toEqual({ type: 'done' });
+    await draining;
+  });
+
   it('Redis never sees a plain code or jti', async () => {
     const [a, b] = await Promise.all([instance(redis.url), instance(redis.url)]);
     const client = new Redis(redis.url);
@@ -235,6 +264,16 @@ describeRedis('Redis lost mid-flight', () => {
     const elsewhere = await wsConnect(b.url);
     elsewhere.send({ type: 'connect', otc: '202020' });
     expect(await elsewhere.next()).toEqual({ type: 'error', code: 'relay_capacity' });
+
+    // Misses during the outage still spend the address's guess budget.
+    const guesser = await wsConnect(b.url);
+    const codes: unknown[] = [];
+    for (let i = 0; i < 6; i++) {
+      guesser.send({ type: 'connect', otc: String(500100 + i) });
+      codes.push((await guesser.next())['code']);
+    }
+    expect(codes.slice(0, 4)).toEqual(Array(4).fill('relay_capacity'));
+    expect(codes[5]).toBe('rate_limited');
 
     await redis.restart();
     await eventually(async () => (await fetch(a.httpUrl('/ready'))).status === 200, 10_000);

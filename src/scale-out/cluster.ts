@@ -151,7 +151,16 @@ export class Cluster implements Rendezvous {
     const link: Link = { client, owner, settle: null, timer: null };
     const outcome = new Promise<Outcome>((resolve) => (link.settle = resolve));
     this.links.set(l, link);
-    link.timer = setTimeout(() => this.settle(l, 'otc_not_found'), 2 * this.opts.timeoutMs);
+    link.timer = setTimeout(() => {
+      // A late peer_found would leave the target paired with nobody: tell the owner.
+      this.settle(l, 'otc_not_found');
+      this.publish(
+        owner,
+        { t: 'gone', l },
+        () => undefined,
+        () => undefined,
+      );
+    }, 2 * this.opts.timeoutMs);
     this.publish(
       owner,
       { t: 'join', h: key, l, i: this.store.instanceId },
@@ -206,13 +215,29 @@ export class Cluster implements Rendezvous {
     if (!member.closed) this.toController(member, { t: 'end', l: member.link });
   }
 
-  /** Shutdown: remote controllers hear peer_disconnected; links are dropped. */
+  /** Links of local controllers to sessions elsewhere: live work a drain waits for. */
+  get linked(): number {
+    return this.links.size;
+  }
+
+  /**
+   * Shutdown: remote controllers hear peer_disconnected, and the owners of
+   * sessions our controllers joined hear that they are gone.
+   */
   close(): void {
     for (const member of this.remotes.values()) {
       if (member.session !== null) member.send(errorFrame('peer_disconnected'));
     }
-    for (const l of [...this.links.keys()]) this.settle(l, 'unavailable');
-    for (const l of [...this.links.keys()]) this.dropLink(l);
+    for (const [l, link] of [...this.links]) {
+      this.settle(l, 'unavailable');
+      this.publish(
+        link.owner,
+        { t: 'gone', l },
+        () => undefined,
+        () => undefined,
+      );
+      this.dropLink(l);
+    }
     this.owned.clear();
   }
 
