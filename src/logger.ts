@@ -6,5 +6,7 @@ import type { LogLevel } from './config.js';
  * reasons: codes, jtis, tokens, keys and payloads never reach a log call.
  */
 export function createLogger(level: LogLevel): Logger {
-  return pino({ name: 'pairing-relay', level });
+  // Synchronous writes: the relay logs lifecycle, not traffic, and the last
+  // lines before a signal's exit (drain, stopped) must land, in order.
+  return pino({ name: 'pairing-relay', level }, pino.destination({ dest: 1, sync: true }));
 }
