@@ -101,8 +101,8 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     await relay.start();
     server.on('upgrade', handleUpgrade);
     if (!attached) await listen(server, opts.port, opts.host);
-    if (metricsServer !== undefined) await listen(metricsServer, opts.metricsPort, opts.host);
     else if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+    if (metricsServer !== undefined) await listen(metricsServer, opts.metricsPort, opts.host);
     address = describe(server);
     const metricsUrl =
       metricsServer !== undefined
