@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config.js';
 import { cleanup, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
+import { killChildren, track, type Exit } from './helpers/process.js';
 
 // Real processes running the built CLI (`npm test` builds before vitest runs).
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -15,11 +16,6 @@ const VERSION = (
 ).version;
 
 type LogLine = Record<string, unknown>;
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 interface Cli {
   child: ChildProcess;
   stdout(): string;
@@ -31,14 +27,9 @@ interface Cli {
   exited: Promise<Exit>;
 }
 
-const children = new Set<ChildProcess>();
-
 afterEach(async () => {
   await cleanup();
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-  children.clear();
+  killChildren();
 });
 
 /** The test runner's environment minus every relay setting, plus `env`. */
@@ -54,7 +45,7 @@ function startCli(args: string[], env: Record<string, string> = {}): Cli {
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.add(child);
+  track(child);
   let out = '';
   let err = '';
   let partial = '';

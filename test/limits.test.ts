@@ -5,6 +5,7 @@ import {
   cleanup,
   eventually,
   expectNothingPending,
+  maskedTextFrame,
   pair,
   startRelay,
   upgradeStatus,
@@ -159,10 +160,6 @@ describe('limits', () => {
     const stubborn = await wsConnect(url);
     // Stop answering: the client's ws would otherwise reply to the close frame.
     const raw = (stubborn.ws as unknown as { _socket: { write(b: Buffer): boolean } })._socket;
-    const frame = (text: string): Buffer => {
-      const payload = Buffer.from(text);
-      return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
-    };
     const receiver = (
       stubborn.ws as unknown as {
         _receiver: { removeAllListeners(e: string): void; once(e: string, f: () => void): void };
@@ -171,7 +168,7 @@ describe('limits', () => {
     receiver.removeAllListeners('conclude');
     // The relay's idle close frame arrives; the client does not answer it.
     await new Promise<void>((resolve) => receiver.once('conclude', resolve));
-    raw.write(frame('{"type":"listen","otc":"454545"}'));
+    raw.write(maskedTextFrame('{"type":"listen","otc":"454545"}'));
     const probe = await wsConnect(url);
     probe.send({ type: 'connect', otc: '454545' });
     expect(await probe.next()).toEqual({ type: 'error', code: 'otc_not_found' });

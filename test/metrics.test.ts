@@ -1,6 +1,5 @@
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, eventually, pair, startRelay, wsConnect } from './helpers/relay.js';
+import { cleanup, eventually, freePort, pair, startRelay, wsConnect } from './helpers/relay.js';
 
 afterEach(cleanup);
 
@@ -8,15 +7,6 @@ afterEach(cleanup);
 function sample(text: string, name: string, labels = ''): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 describe('/metrics', () => {

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config.js';
 import { cleanup, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
+import { killChildren, track, type Exit } from './helpers/process.js';
 
 // The package as a user gets it: `npm pack`, installed into a fresh project,
 // run through its bin and imported by name; and the CLI under Bun.
@@ -16,19 +17,9 @@ const BUN = join(ROOT, 'node_modules', '.bin', 'bun');
 const run = promisify(execFile);
 const SLOW = 120_000;
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-const children = new Set<ChildProcess>();
-
 afterEach(async () => {
   await cleanup();
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-  children.clear();
+  killChildren();
 });
 
 /**
@@ -58,7 +49,7 @@ function startRelayProcess(
   listening: Promise<{ url: string; port: number }>;
 } {
   const child = spawn(command, args, { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
+  track(child);
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {

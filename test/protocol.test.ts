@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, expectNothingPending, pair, startRelay, wsConnect } from './helpers/relay.js';
+import {
+  cleanup,
+  expectNothingPending,
+  maskedTextFrame,
+  pair,
+  startRelay,
+  wsConnect,
+} from './helpers/relay.js';
 
 afterEach(cleanup);
 
@@ -138,14 +145,9 @@ describe('pairing', () => {
     const { url } = await startRelay();
     const client = await wsConnect(url);
     // One TCP write holding a listen and 200 bad frames, so they all arrive
-    // while the listen's rate-limit step is still pending. Client frames must
-    // be masked; an all-zero mask leaves the payload as is.
-    const frame = (text: string): Buffer => {
-      const payload = Buffer.from(text);
-      return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
-    };
-    const frames = [frame('{"type":"listen","otc":"353535"}')];
-    for (let i = 0; i < 200; i++) frames.push(frame(`bad ${i}`));
+    // while the listen's rate-limit step is still pending.
+    const frames = [maskedTextFrame('{"type":"listen","otc":"353535"}')];
+    for (let i = 0; i < 200; i++) frames.push(maskedTextFrame(`bad ${i}`));
     (client.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(
       Buffer.concat(frames),
     );

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './relay.js';
 
 /** Whether redis-server is installed; CI (CI=true) must have it. */
 export const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
@@ -10,15 +10,6 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port (after stop()). */
   restart(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function launch(port: number): Promise<ChildProcess> {

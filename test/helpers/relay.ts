@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
 import { createRelayServer, type RelayOptions, type RelayServer } from '../../src/index.js';
 
@@ -155,4 +156,24 @@ export async function eventually(
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await delay(10);
   }
+}
+
+/** A free TCP port on 127.0.0.1 (for servers that need a port chosen up front). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A client text frame written by hand, for bytes ws would not send itself
+ * (many frames in one TCP write). Client frames must be masked; an all-zero
+ * mask leaves the payload as is. Payloads up to 125 bytes.
+ */
+export function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
 }
