@@ -46,6 +46,7 @@ export function sharedBackends(opts: ResolvedOptions, store: SharedStore, log: L
       {
         sessionTtlMs: opts.sessionTtlMs,
         pairedTtlMs: opts.pairedTtlMs,
+        watchTtlMs: opts.watchTtlMs,
         timeoutMs: opts.redisTimeoutMs,
       },
       log,

@@ -11,18 +11,38 @@ import type { JtiLedger } from './jti-ledger.js';
 import { encode, type ClientMessage } from './protocol/messages.js';
 import type { AttemptBudget } from './rate-limit.js';
 
-type InitMessage = Extract<ClientMessage, { type: 'bootstrap_init' }>;
+export type InitMessage = Extract<ClientMessage, { type: 'bootstrap_init' }>;
 type AnswerMessage = Extract<ClientMessage, { type: 'bootstrap_ack' | 'bootstrap_reject' }>;
+
+/** Who waits for a watcher's answer: a local socket, or one on another instance. */
+export interface InitWaiter {
+  pendingInitJti: string | null;
+  readonly closed: boolean;
+  send(frame: string | Buffer): void;
+}
+
+/** Bootstrap across instances (scale-out): watches are claimed cluster-wide. */
+export interface BootstrapRemote {
+  /** 'taken' when a socket on another instance watches the jti. */
+  claimWatch(jti: string): Promise<'ok' | 'taken' | 'unavailable'>;
+  releaseWatch(jti: string): void;
+  /** The instance whose socket watches the jti, if another one does. */
+  locateWatcher(jti: string): Promise<string | undefined>;
+  /** Presents an init there; its answer comes back to `client` through the cluster. */
+  forwardInit(owner: string, client: Client, msg: InitMessage): void;
+}
 
 export interface BootstrapDeps {
   consumed: JtiLedger;
+  /** Present in scale-out mode only. */
+  remote: BootstrapRemote | undefined;
   /** bootstrap_watch per client address. */
   watchBudget: AttemptBudget;
   log: Logger;
   events: RelayEvents;
   watchTtlMs: number;
   isDraining: () => boolean;
-  roleChanged: (client: Client) => void;
+  roleChanged: (waiter: InitWaiter) => void;
 }
 
 interface Watch {
@@ -36,7 +56,7 @@ interface Watch {
  */
 export class BootstrapBroker {
   private readonly watches = new Map<string, Watch>();
-  private readonly pendingInits = new Map<string, Client>();
+  private readonly pendingInits = new Map<string, InitWaiter>();
 
   constructor(private readonly deps: BootstrapDeps) {}
 
@@ -60,7 +80,18 @@ export class BootstrapBroker {
     if (existing !== undefined && existing.client !== client) {
       return this.refuse(client, 'jti_already_watched');
     }
-    if (existing !== undefined) clearTimeout(existing.timer);
+    const { remote } = this.deps;
+    if (remote !== undefined) {
+      const claim = await remote.claimWatch(jti);
+      if (claim === 'taken') return this.refuse(client, 'jti_already_watched');
+      const now = this.watches.get(jti);
+      if (client.closed || (now !== undefined && now.client !== client)) {
+        if (now === undefined) remote.releaseWatch(jti);
+        return client.closed ? undefined : this.refuse(client, 'jti_already_watched');
+      }
+    }
+    const current = this.watches.get(jti);
+    if (current !== undefined) clearTimeout(current.timer);
     const timer = setTimeout(() => this.unwatch(jti, true), this.deps.watchTtlMs);
     this.watches.set(jti, { client, timer });
     (client.watches ??= new Set()).add(jti);
@@ -69,9 +100,11 @@ export class BootstrapBroker {
   }
 
   async init(client: Client, msg: InitMessage): Promise<void> {
-    const { consumed } = this.deps;
+    const { consumed, remote } = this.deps;
     if (await consumed.isUsed(msg.jti)) return this.rejectInit(client, 'token_already_used');
-    if (!this.watches.has(msg.jti)) return this.rejectInit(client, 'no_watcher');
+    const local = this.watches.has(msg.jti);
+    const owner = local || remote === undefined ? undefined : await remote.locateWatcher(msg.jti);
+    if (!local && owner === undefined) return this.rejectInit(client, 'no_watcher');
     // Burn the jti now, before any answer: a crash or disconnect mid-way must
     // not let the same token be tried again by someone else.
     const burned = await consumed.consume(msg.jti);
@@ -80,21 +113,41 @@ export class BootstrapBroker {
       this.deps.log.warn({ consumed: consumed.size }, 'consumed-jti store full');
       return this.rejectInit(client, 'relay_overloaded');
     }
-    const watch = this.watches.get(msg.jti);
-    if (watch === undefined) return this.rejectInit(client, 'no_watcher');
     if (client.closed) return;
-    if (client.pendingInitJti !== null) this.pendingInits.delete(client.pendingInitJti);
-    client.pendingInitJti = msg.jti;
-    this.pendingInits.set(msg.jti, client);
-    this.deps.roleChanged(client);
-    watch.client.send(
-      encode({
-        type: 'bootstrap_init',
-        jti: msg.jti,
-        token: msg.token,
-        targetPubKey: msg.targetPubKey,
-      }),
-    );
+    if (owner !== undefined && remote !== undefined) {
+      if (client.pendingInitJti !== null) this.pendingInits.delete(client.pendingInitJti);
+      client.pendingInitJti = msg.jti;
+      this.deps.roleChanged(client);
+      return remote.forwardInit(owner, client, msg);
+    }
+    if (this.present(msg.jti, msg.token, msg.targetPubKey, client) === 'no_watcher') {
+      this.rejectInit(client, 'no_watcher');
+    }
+  }
+
+  /** Hands a (burned) init to the local watcher; `waiter` gets the answer. */
+  present(
+    jti: string,
+    token: string,
+    targetPubKey: string,
+    waiter: InitWaiter,
+  ): 'ok' | 'no_watcher' {
+    const watch = this.watches.get(jti);
+    if (watch === undefined) return 'no_watcher';
+    if (waiter.pendingInitJti !== null) this.pendingInits.delete(waiter.pendingInitJti);
+    waiter.pendingInitJti = jti;
+    this.pendingInits.set(jti, waiter);
+    this.deps.roleChanged(waiter);
+    watch.client.send(encode({ type: 'bootstrap_init', jti, token, targetPubKey }));
+    return 'ok';
+  }
+
+  /** A waiter on another instance went away. */
+  dropWaiter(waiter: InitWaiter): void {
+    if (waiter.pendingInitJti !== null && this.pendingInits.get(waiter.pendingInitJti) === waiter) {
+      this.pendingInits.delete(waiter.pendingInitJti);
+    }
+    waiter.pendingInitJti = null;
   }
 
   /** The watcher's ack or reject; only the socket that holds the watch may answer. */
@@ -123,12 +176,7 @@ export class BootstrapBroker {
   /** A socket closed: drop its watches and its pending init. */
   drop(client: Client): void {
     if (client.watches !== null) for (const jti of [...client.watches]) this.unwatch(jti, true);
-    if (client.pendingInitJti !== null) {
-      if (this.pendingInits.get(client.pendingInitJti) === client) {
-        this.pendingInits.delete(client.pendingInitJti);
-      }
-      client.pendingInitJti = null;
-    }
+    this.dropWaiter(client);
   }
 
   close(): void {
@@ -142,7 +190,7 @@ export class BootstrapBroker {
     client.send(errorFrame(code));
   }
 
-  private rejectInit(client: Client, reason: BootstrapRejectReason): void {
+  private rejectInit(client: InitWaiter, reason: BootstrapRejectReason): void {
     this.deps.events.rejected(reason);
     client.send(bootstrapRejectFrame(reason));
   }
@@ -154,6 +202,7 @@ export class BootstrapBroker {
     clearTimeout(watch.timer);
     this.watches.delete(jti);
     watch.client.watches?.delete(jti);
+    this.deps.remote?.releaseWatch(jti);
     const target = this.pendingInits.get(jti);
     if (abandoned && target !== undefined) {
       this.pendingInits.delete(jti);

@@ -17,6 +17,8 @@ export class Client implements Member {
   pendingInitJti: string | null = null;
   /** Scale-out: the link to a session another instance owns, for a controller. */
   link: string | null = null;
+  /** Scale-out: the link to a watcher on another instance, for an init socket. */
+  initLink: string | null = null;
   /** Set by any inbound frame or pong; cleared by each heartbeat. */
   alive = true;
   closed = false;

@@ -68,19 +68,24 @@ export class Relay {
     });
     this.bootstrap = new BootstrapBroker({
       consumed: backends.jtis,
+      remote: cluster,
       watchBudget,
       log,
       events,
       watchTtlMs: opts.watchTtlMs,
       isDraining,
-      roleChanged,
+      roleChanged: (waiter) => {
+        if (waiter instanceof Client) this.updateIdle(waiter);
+      },
     });
     this.limits = { maxJtiLength: opts.maxJtiLength, allowLongCodes: opts.allowLongCodes };
   }
 
   /** Starts talking to the other instances (scale-out only). */
   async start(): Promise<void> {
-    await this.backends.cluster?.start(this.pairing, (client) => this.updateIdle(client));
+    await this.backends.cluster?.start(this.pairing, this.bootstrap, (client) =>
+      this.updateIdle(client),
+    );
   }
 
   /** False while a configured shared store (Redis) is unreachable. */
@@ -249,6 +254,7 @@ export class Relay {
     client.idleTimer = null;
     if (client.session !== null) this.pairing.end(client.session, 'peer_disconnected', client);
     if (client.link !== null) this.backends.cluster?.gone(client);
+    if (client.initLink !== null) this.backends.cluster?.initGone(client);
     this.bootstrap.drop(client);
     if (this.clients.size === 0) this.stopHeartbeat();
   }

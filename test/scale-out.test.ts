@@ -205,26 +205,96 @@ describeRedis('scale-out on Redis', () => {
     await draining;
   });
 
-  it('Redis never sees a plain code or jti', async () => {
+  it('bootstrap across instances: watch on A, init on B, the answer back on B', async () => {
+    const [a, b, c] = await Promise.all([
+      instance(redis.url),
+      instance(redis.url),
+      instance(redis.url),
+    ]);
+    const watcher = await wsConnect(a.url);
+    watcher.send({ type: 'bootstrap_watch', jti: 'bt_x' });
+    expect(await watcher.next()).toEqual({ type: 'bootstrap_watching', jti: 'bt_x' });
+    const thief = await wsConnect(c.url);
+    thief.send({ type: 'bootstrap_watch', jti: 'bt_x' });
+    expect(await thief.next()).toEqual({ type: 'error', code: 'jti_already_watched' });
+
+    const target = await wsConnect(b.url);
+    target.send({ type: 'bootstrap_init', jti: 'bt_x', token: 'tok', targetPubKey: 'tpk', x: 1 });
+    expect(await watcher.next()).toEqual({
+      type: 'bootstrap_init',
+      jti: 'bt_x',
+      token: 'tok',
+      targetPubKey: 'tpk',
+    });
+    watcher.send({ type: 'bootstrap_ack', jti: 'bt_x', publicKey: 'cpk' });
+    expect(await target.next()).toEqual({
+      type: 'bootstrap_ack',
+      jti: 'bt_x',
+      controllerPubKey: 'cpk',
+    });
+    const replay = await wsConnect(c.url);
+    replay.send({ type: 'bootstrap_init', jti: 'bt_x', token: 'tok', targetPubKey: 'evil' });
+    expect(await replay.next()).toEqual({ type: 'bootstrap_reject', error: 'token_already_used' });
+  });
+
+  it('a watcher leaving tells the init waiting on another instance', async () => {
+    const [a, b] = await Promise.all([instance(redis.url), instance(redis.url)]);
+    const watcher = await wsConnect(a.url);
+    watcher.send({ type: 'bootstrap_watch', jti: 'bt_y' });
+    await watcher.next();
+    const target = await wsConnect(b.url);
+    target.send({ type: 'bootstrap_init', jti: 'bt_y', token: 't', targetPubKey: 'k' });
+    await watcher.next();
+    watcher.close();
+    expect(await target.next()).toEqual({ type: 'bootstrap_reject', error: 'no_watcher' });
+    // The watch is released cluster-wide: another instance may claim it now.
+    const again = await wsConnect(b.url);
+    for (;;) {
+      again.send({ type: 'bootstrap_watch', jti: 'bt_y' });
+      const reply = await again.next();
+      if (reply['type'] === 'bootstrap_watching') break;
+      expect(reply).toEqual({ type: 'error', code: 'jti_already_watched' });
+    }
+  });
+
+  it('no watcher anywhere: no_watcher, and the token is not burned', async () => {
+    const [a, b] = await Promise.all([instance(redis.url), instance(redis.url)]);
+    const early = await wsConnect(b.url);
+    early.send({ type: 'bootstrap_init', jti: 'bt_z', token: 't', targetPubKey: 'k' });
+    expect(await early.next()).toEqual({ type: 'bootstrap_reject', error: 'no_watcher' });
+    const watcher = await wsConnect(a.url);
+    watcher.send({ type: 'bootstrap_watch', jti: 'bt_z' });
+    await watcher.next();
+    early.send({ type: 'bootstrap_init', jti: 'bt_z', token: 't', targetPubKey: 'k' });
+    expect(await watcher.next()).toMatchObject({ type: 'bootstrap_init', jti: 'bt_z' });
+  });
+
+  it('Redis keys and channels never hold a plain code or jti', async () => {
     const [a, b] = await Promise.all([instance(redis.url), instance(redis.url)]);
     const client = new Redis(redis.url);
     const monitor = await client.monitor();
     const seen: string[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => seen.push(args.join(' ')));
-    const { target, controller } = await pairAcross(a, b, '864213');
-    const watcher = await wsConnect(a.url);
-    watcher.send({ type: 'bootstrap_watch', jti: 'jti-plain-42' });
-    await watcher.next();
-    const init = await wsConnect(b.url);
-    init.send({ type: 'bootstrap_init', jti: 'jti-plain-42', token: 't', targetPubKey: 'k' });
-    await init.next();
-    target.send({ type: 'done' });
-    await controller.next();
-    await eventually(() => seen.length > 5);
-    monitor.disconnect();
-    client.disconnect();
+    try {
+      const { target, controller } = await pairAcross(a, b, '864213');
+      const watcher = await wsConnect(a.url);
+      watcher.send({ type: 'bootstrap_watch', jti: 'jti-plain-42' });
+      await watcher.next();
+      const init = await wsConnect(b.url);
+      init.send({ type: 'bootstrap_init', jti: 'jti-plain-42', token: 't', targetPubKey: 'k' });
+      await watcher.next();
+      target.send({ type: 'done' });
+      await controller.next();
+      await eventually(() => seen.length > 5);
+    } finally {
+      monitor.disconnect();
+      client.disconnect();
+    }
     const log = seen.join('\n');
     expect(log).toContain('pr:rv:');
+    expect(log).toContain('pr:watch:');
+    // Keys and channel names carry HMACs; only a bootstrap answer, forwarded
+    // across instances like a data payload, would carry the jti as content.
     expect(log).not.toContain('864213');
     expect(log).not.toContain('jti-plain-42');
   });

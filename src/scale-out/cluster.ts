@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { BootstrapBroker, BootstrapRemote, InitMessage, InitWaiter } from '../bootstrap.js';
 import type { Client } from '../connection.js';
-import { errorFrame } from '../errors.js';
+import { bootstrapRejectFrame, errorFrame, type BootstrapRejectReason } from '../errors.js';
 import type { JoinResult, Pairing, Requester, Rendezvous } from '../pairing.js';
 import type { Member, Session } from '../sessions.js';
 import type { SharedStore } from './shared-store.js';
@@ -19,9 +20,19 @@ type Wire =
   | { t: 'end'; l: string } // the session is over; the socket stays open
   | { t: 'data'; l: string; f: string } // a data frame from the controller
   | { t: 'done'; l: string }
-  | { t: 'gone'; l: string }; // the controller's socket closed
+  | { t: 'gone'; l: string } // the controller's socket closed
+  // bootstrap: an init presented on one instance, its watcher on another
+  | { t: 'binit'; h: string; l: string; i: string; k: string; p: string }
+  | { t: 'bfail'; l: string; e: BootstrapRejectReason }
+  | { t: 'bgone'; l: string };
 
 type Outcome = JoinResult | 'unavailable';
+
+const noop = (): void => undefined;
+
+// Claims a key for this instance, or refreshes a claim it already holds.
+const CLAIM_OR_REFRESH =
+  "local v = redis.call('get', KEYS[1]) if v == false or v == ARGV[1] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0";
 
 const COMPARE_AND_DELETE =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -51,6 +62,22 @@ export class RemoteMember implements Member {
   }
 }
 
+/** An init socket on another instance, waiting for a watcher's answer here. */
+class RemoteInit implements InitWaiter {
+  pendingInitJti: string | null = null;
+  closed = false;
+
+  constructor(
+    private readonly cluster: Cluster,
+    readonly instance: string,
+    readonly link: string,
+  ) {}
+
+  send(frame: string | Buffer): void {
+    if (!this.closed) this.cluster.toInit(this, frame.toString());
+  }
+}
+
 /** A local controller socket bound to a session another instance owns. */
 interface Link {
   client: Client;
@@ -62,6 +89,7 @@ interface Link {
 export interface ClusterOptions {
   sessionTtlMs: number;
   pairedTtlMs: number;
+  watchTtlMs: number;
   timeoutMs: number;
 }
 
@@ -71,11 +99,18 @@ export interface ClusterOptions {
  * instance reaches it through Redis pub/sub, so each side sees exactly the
  * messages, in the order, a single instance would give.
  */
-export class Cluster implements Rendezvous {
+export class Cluster implements Rendezvous, BootstrapRemote {
   private readonly owned = new Map<string, Session>();
   private readonly remotes = new Map<string, RemoteMember>();
   private readonly links = new Map<string, Link>();
+  /** HMAC key → jti, for watches of sockets on this instance. */
+  private readonly ownedWatches = new Map<string, string>();
+  /** Inits from other instances waiting on a watcher here, by link. */
+  private readonly remoteInits = new Map<string, RemoteInit>();
+  /** Local init sockets waiting on a watcher elsewhere, by link. */
+  private readonly initLinks = new Map<string, { client: Client; owner: string }>();
   private pairing: Pairing | undefined;
+  private bootstrap: BootstrapBroker | undefined;
   /** A local controller left its remote session (idle bookkeeping). */
   private unlinked: (client: Client) => void = () => undefined;
 
@@ -85,8 +120,13 @@ export class Cluster implements Rendezvous {
     private readonly log: Logger,
   ) {}
 
-  async start(pairing: Pairing, unlinked: (client: Client) => void): Promise<void> {
+  async start(
+    pairing: Pairing,
+    bootstrap: BootstrapBroker,
+    unlinked: (client: Client) => void,
+  ): Promise<void> {
     this.pairing = pairing;
+    this.bootstrap = bootstrap;
     this.unlinked = unlinked;
     this.store.subscriber.on('message', (_channel: string, text: string) => this.onMessage(text));
     this.store.subscriber
@@ -154,12 +194,7 @@ export class Cluster implements Rendezvous {
     link.timer = setTimeout(() => {
       // A late peer_found would leave the target paired with nobody: tell the owner.
       this.settle(l, 'otc_not_found');
-      this.publish(
-        owner,
-        { t: 'gone', l },
-        () => undefined,
-        () => undefined,
-      );
+      this.tell(owner, { t: 'gone', l });
     }, 2 * this.opts.timeoutMs);
     this.publish(
       owner,
@@ -168,6 +203,76 @@ export class Cluster implements Rendezvous {
       () => this.settle(l, 'unavailable'),
     );
     return outcome;
+  }
+
+  // ---- BootstrapRemote (used by BootstrapBroker) ----
+
+  async claimWatch(jti: string): Promise<'ok' | 'taken' | 'unavailable'> {
+    const key = this.store.key('watch', jti);
+    try {
+      const claimed = await this.store.command.eval(
+        CLAIM_OR_REFRESH,
+        1,
+        key,
+        this.store.instanceId,
+        this.opts.watchTtlMs,
+      );
+      if (claimed !== 1) return 'taken';
+      this.ownedWatches.set(key, jti);
+      return 'ok';
+    } catch {
+      return 'unavailable';
+    }
+  }
+
+  releaseWatch(jti: string): void {
+    const key = this.store.key('watch', jti);
+    if (!this.ownedWatches.delete(key)) return;
+    this.store.command
+      .eval(COMPARE_AND_DELETE, 1, key, this.store.instanceId)
+      .catch(() => undefined);
+  }
+
+  async locateWatcher(jti: string): Promise<string | undefined> {
+    try {
+      const owner = await this.store.command.get(this.store.key('watch', jti));
+      return owner === null || owner === this.store.instanceId ? undefined : owner;
+    } catch {
+      return undefined;
+    }
+  }
+
+  forwardInit(owner: string, client: Client, msg: InitMessage): void {
+    const l = randomBytes(12).toString('base64url');
+    this.initLinks.set(l, { client, owner });
+    client.initLink = l;
+    const lost = (): void => this.endInitLink(l, bootstrapRejectFrame('no_watcher'));
+    const h = this.store.key('watch', msg.jti);
+    const wire: Wire = {
+      t: 'binit',
+      h,
+      l,
+      i: this.store.instanceId,
+      k: msg.token,
+      p: msg.targetPubKey,
+    };
+    this.publish(owner, wire, lost, lost);
+  }
+
+  /** A local init socket closed while it waited on a watcher elsewhere. */
+  initGone(client: Client): void {
+    const l = client.initLink;
+    if (l === null) return;
+    const link = this.initLinks.get(l);
+    this.endInitLink(l, undefined);
+    if (link !== undefined) this.tell(link.owner, { t: 'bgone', l });
+  }
+
+  /** The watcher's answer (or a refusal) is the one frame an init ever gets. */
+  toInit(waiter: RemoteInit, frame: string): void {
+    this.remoteInits.delete(waiter.link);
+    waiter.closed = true;
+    this.tell(waiter.instance, { t: 'down', l: waiter.link, f: frame });
   }
 
   // ---- controller side (this instance holds the controller's socket) ----
@@ -191,13 +296,7 @@ export class Cluster implements Rendezvous {
     if (l === null) return;
     const link = this.links.get(l);
     this.dropLink(l);
-    if (link !== undefined)
-      this.publish(
-        link.owner,
-        { t: 'gone', l },
-        () => undefined,
-        () => undefined,
-      );
+    if (link !== undefined) this.tell(link.owner, { t: 'gone', l });
   }
 
   // ---- owner side (this instance holds the session) ----
@@ -215,9 +314,9 @@ export class Cluster implements Rendezvous {
     if (!member.closed) this.toController(member, { t: 'end', l: member.link });
   }
 
-  /** Links of local controllers to sessions elsewhere: live work a drain waits for. */
+  /** Local sockets tied to work on other instances: live work a drain waits for. */
   get linked(): number {
-    return this.links.size;
+    return this.links.size + this.initLinks.size;
   }
 
   /**
@@ -230,13 +329,15 @@ export class Cluster implements Rendezvous {
     }
     for (const [l, link] of [...this.links]) {
       this.settle(l, 'unavailable');
-      this.publish(
-        link.owner,
-        { t: 'gone', l },
-        () => undefined,
-        () => undefined,
-      );
+      this.tell(link.owner, { t: 'gone', l });
       this.dropLink(l);
+    }
+    for (const waiter of [...this.remoteInits.values()]) {
+      waiter.send(bootstrapRejectFrame('no_watcher'));
+    }
+    for (const [l, link] of [...this.initLinks]) {
+      this.tell(link.owner, { t: 'bgone', l });
+      this.endInitLink(l, undefined);
     }
     this.owned.clear();
   }
@@ -258,12 +359,7 @@ export class Cluster implements Rendezvous {
         const result = session === undefined ? 'otc_not_found' : pairing.join(session, member);
         if (result !== 'joined') {
           this.remotes.delete(msg.l);
-          this.publish(
-            msg.i,
-            { t: 'fail', l: msg.l, e: result },
-            () => undefined,
-            () => undefined,
-          );
+          this.tell(msg.i, { t: 'fail', l: msg.l, e: result });
         }
         return;
       }
@@ -285,9 +381,29 @@ export class Cluster implements Rendezvous {
         if (member.session !== null) pairing.end(member.session, 'peer_disconnected', member);
         return;
       }
+      case 'binit': {
+        const jti = this.ownedWatches.get(msg.h);
+        const waiter = new RemoteInit(this, msg.i, msg.l);
+        const result =
+          jti === undefined ? 'no_watcher' : this.bootstrap?.present(jti, msg.k, msg.p, waiter);
+        if (result === 'ok') this.remoteInits.set(msg.l, waiter);
+        else this.tell(msg.i, { t: 'bfail', l: msg.l, e: 'no_watcher' });
+        return;
+      }
+      case 'bfail':
+        return this.endInitLink(msg.l, bootstrapRejectFrame(msg.e));
+      case 'bgone': {
+        const waiter = this.remoteInits.get(msg.l);
+        if (waiter === undefined) return;
+        this.remoteInits.delete(msg.l);
+        waiter.closed = true;
+        this.bootstrap?.dropWaiter(waiter);
+        return;
+      }
       case 'fail':
         return this.settle(msg.l, msg.e);
       case 'down': {
+        if (this.initLinks.has(msg.l)) return this.endInitLink(msg.l, msg.f);
         const link = this.links.get(msg.l);
         if (link === undefined) return;
         if (link.settle !== null) this.settle(msg.l, 'joined'); // the first frame is peer_found
@@ -314,13 +430,7 @@ export class Cluster implements Rendezvous {
     link.timer = null;
     if (outcome !== 'joined' || link.client.closed) {
       this.links.delete(l);
-      if (outcome === 'joined')
-        this.publish(
-          link.owner,
-          { t: 'gone', l },
-          () => undefined,
-          () => undefined,
-        );
+      if (outcome === 'joined') this.tell(link.owner, { t: 'gone', l });
     } else {
       link.client.link = l;
       // If the owner dies, nobody ends this link: expire it on our side too.
@@ -334,6 +444,18 @@ export class Cluster implements Rendezvous {
       );
     }
     settle(outcome);
+  }
+
+  /** Ends a local init's wait, delivering `frame` (its answer or refusal) if any. */
+  private endInitLink(l: string, frame: string | undefined): void {
+    const link = this.initLinks.get(l);
+    if (link === undefined) return;
+    this.initLinks.delete(l);
+    const { client } = link;
+    if (client.initLink === l) client.initLink = null;
+    client.pendingInitJti = null;
+    if (frame !== undefined) client.send(frame);
+    if (!client.closed) this.unlinked(client);
   }
 
   private toOwner(l: string, link: Link, msg: Wire): void {
@@ -362,6 +484,11 @@ export class Cluster implements Rendezvous {
       link.client.link = null;
       if (!link.client.closed) this.unlinked(link.client);
     }
+  }
+
+  /** Publishes where nothing is to be done if nobody hears it. */
+  private tell(instance: string, msg: Wire): void {
+    this.publish(instance, msg, noop, noop);
   }
 
   private publish(instance: string, msg: Wire, nobody: () => void, failed: () => void): void {
