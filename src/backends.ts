@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
+import type { ClusterFactory } from './cluster-seam.js';
 import type { ResolvedOptions } from './config.js';
 import { memoryLedger, type JtiLedger } from './jti-ledger.js';
 import { memoryBudget, type AttemptBudget } from './rate-limit.js';
-import { Cluster } from './scale-out/cluster.js';
+import { redisCluster } from './scale-out/cluster.js';
 import { redisBudget } from './scale-out/redis-budget.js';
 import { redisLedger } from './scale-out/redis-ledger.js';
-import type { SharedStore } from './scale-out/shared-store.js';
+import { createSharedStore } from './scale-out/shared-store.js';
 
 /** The stores behind the protocol: all in memory, or shared through Redis. */
 export interface Backends {
@@ -16,8 +17,8 @@ export interface Backends {
   /** bootstrap_watch per client address. */
   watchBudget: AttemptBudget;
   jtis: JtiLedger;
-  /** Scale-out only: sessions across instances. */
-  cluster: Cluster | undefined;
+  /** Scale-out only: the plug-in that joins instances into one relay. */
+  cluster: ClusterFactory | undefined;
 }
 
 export function memoryBackends(opts: ResolvedOptions): Backends {
@@ -30,7 +31,9 @@ export function memoryBackends(opts: ResolvedOptions): Backends {
   };
 }
 
-export function sharedBackends(opts: ResolvedOptions, store: SharedStore, log: Logger): Backends {
+/** Redis for every store; the cluster plug-in owns the connections' lifecycle. */
+export function sharedBackends(opts: ResolvedOptions, log: Logger): Backends {
+  const store = createSharedStore(opts.redisUrl, opts.redisSecret, opts.redisTimeoutMs, log);
   const window = opts.failedAttemptWindowMs;
   return {
     addressBudget: redisBudget(store, 'addr', opts.failedAttemptsPerIp, window, false),
@@ -41,13 +44,14 @@ export function sharedBackends(opts: ResolvedOptions, store: SharedStore, log: L
       opts.consumedJtiTtlMs,
       memoryLedger(opts.consumedJtiTtlMs, opts.maxConsumedJtis),
     ),
-    cluster: new Cluster(
+    cluster: redisCluster(
       store,
       {
         sessionTtlMs: opts.sessionTtlMs,
         pairedTtlMs: opts.pairedTtlMs,
         watchTtlMs: opts.watchTtlMs,
         timeoutMs: opts.redisTimeoutMs,
+        peerTimeoutMs: opts.peerTimeoutMs,
       },
       log,
     ),

@@ -10,6 +10,7 @@ import type { RelayEvents } from './events.js';
 import type { JtiLedger } from './jti-ledger.js';
 import { encode, type ClientMessage } from './protocol/messages.js';
 import type { AttemptBudget } from './rate-limit.js';
+import type { Claim } from './rendezvous.js';
 
 export type InitMessage = Extract<ClientMessage, { type: 'bootstrap_init' }>;
 type AnswerMessage = Extract<ClientMessage, { type: 'bootstrap_ack' | 'bootstrap_reject' }>;
@@ -21,15 +22,32 @@ export interface InitWaiter {
   send(frame: string | Buffer): void;
 }
 
-/** Bootstrap across instances (scale-out): watches are claimed cluster-wide. */
+/** The seam for bootstrap across instances (scale-out): watches are claimed cluster-wide. */
 export interface BootstrapRemote {
   /** 'taken' when a socket on another instance watches the jti. */
-  claimWatch(jti: string): Promise<'ok' | 'taken' | 'unavailable'>;
+  claimWatch(jti: string): Promise<Claim>;
   releaseWatch(jti: string): void;
   /** The instance whose socket watches the jti, if another one does. */
   locateWatcher(jti: string): Promise<string | undefined>;
-  /** Presents an init there; its answer comes back to `client` through the cluster. */
-  forwardInit(owner: string, client: Client, msg: InitMessage): void;
+  /** Presents an init there; its answer comes back through BootstrapHost.answered(). */
+  forwardInit(owner: string, waiter: InitWaiter, msg: InitMessage): void;
+  /** The waiter no longer waits for what it forwarded (closed, or a newer init). */
+  cancelInit(waiter: InitWaiter): void;
+}
+
+/** What the cluster may ask of the bootstrap core when a message arrives from another instance. */
+export interface BootstrapHost {
+  present(
+    jti: string,
+    token: string,
+    targetPubKey: string,
+    waiter: InitWaiter,
+  ): 'ok' | 'no_watcher';
+  dropWaiter(waiter: InitWaiter): void;
+  /** The answer (or a refusal) to an init this instance forwarded. */
+  answered(waiter: InitWaiter, jti: string, frame: string): void;
+  /** After an outage the jti was found watched elsewhere: the watch here must go. */
+  watchLost(jti: string): void;
 }
 
 export interface BootstrapDeps {
@@ -54,15 +72,17 @@ interface Watch {
  * Bootstrap-token pairing: a controller watches a jti, a new target presents
  * the token once, the controller answers. Only whitelisted fields cross.
  */
-export class BootstrapBroker {
+export class BootstrapBroker implements BootstrapHost {
   private readonly watches = new Map<string, Watch>();
   private readonly pendingInits = new Map<string, InitWaiter>();
+  /** Local waiters whose init went to a watcher on another instance, with its jti. */
+  private readonly forwarded = new Map<InitWaiter, string>();
 
   constructor(private readonly deps: BootstrapDeps) {}
 
   /** Watches plus inits waiting on an answer: work a drain should let finish. */
   get inFlight(): number {
-    return this.watches.size + this.pendingInits.size;
+    return this.watches.size + this.pendingInits.size + this.forwarded.size;
   }
 
   async watch(client: Client, jti: string): Promise<void> {
@@ -115,8 +135,9 @@ export class BootstrapBroker {
     }
     if (client.closed) return;
     if (owner !== undefined && remote !== undefined) {
-      if (client.pendingInitJti !== null) this.pendingInits.delete(client.pendingInitJti);
+      this.dropWaiter(client);
       client.pendingInitJti = msg.jti;
+      this.forwarded.set(client, msg.jti);
       this.deps.roleChanged(client);
       return remote.forwardInit(owner, client, msg);
     }
@@ -134,7 +155,8 @@ export class BootstrapBroker {
   ): 'ok' | 'no_watcher' {
     const watch = this.watches.get(jti);
     if (watch === undefined) return 'no_watcher';
-    if (waiter.pendingInitJti !== null) this.pendingInits.delete(waiter.pendingInitJti);
+    // One init waits per socket: a newer one replaces the older, wherever that went.
+    this.dropWaiter(waiter);
     waiter.pendingInitJti = jti;
     this.pendingInits.set(jti, waiter);
     this.deps.roleChanged(waiter);
@@ -142,12 +164,29 @@ export class BootstrapBroker {
     return 'ok';
   }
 
-  /** A waiter on another instance went away. */
+  /** The waiter stops waiting (it closed, or a newer init replaces its pending one). */
   dropWaiter(waiter: InitWaiter): void {
     if (waiter.pendingInitJti !== null && this.pendingInits.get(waiter.pendingInitJti) === waiter) {
       this.pendingInits.delete(waiter.pendingInitJti);
     }
+    if (this.forwarded.delete(waiter)) this.deps.remote?.cancelInit(waiter);
     waiter.pendingInitJti = null;
+  }
+
+  answered(waiter: InitWaiter, jti: string, frame: string): void {
+    // A stale answer (to an init since replaced) must not touch the newer one.
+    if (this.forwarded.get(waiter) !== jti) return;
+    this.forwarded.delete(waiter);
+    waiter.pendingInitJti = null;
+    waiter.send(frame);
+    if (!waiter.closed) this.deps.roleChanged(waiter);
+  }
+
+  watchLost(jti: string): void {
+    const watch = this.watches.get(jti);
+    if (watch === undefined) return;
+    this.refuse(watch.client, 'jti_already_watched');
+    this.unwatch(jti, true);
   }
 
   /** The watcher's ack or reject; only the socket that holds the watch may answer. */
@@ -183,6 +222,7 @@ export class BootstrapBroker {
     for (const watch of this.watches.values()) clearTimeout(watch.timer);
     this.watches.clear();
     this.pendingInits.clear();
+    this.forwarded.clear();
   }
 
   private refuse(client: Client, code: ErrorCode): void {

@@ -1,17 +1,25 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { compileTrust } from './client-address.js';
 import {
   DEFAULTS,
-  LOG_LEVELS,
   SETTINGS,
-  type LogLevel,
+  checkOption,
+  isOptionError,
+  type OptionError,
   type RelayOptions,
   type Setting,
-  type Tunables,
+  type TunableKey,
 } from './config.js';
 
 /** A configuration mistake; the message names the flag or variable at fault. */
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  /** The setting at fault; undefined for a mistake in the command line itself. */
+  readonly option: TunableKey | undefined;
+
+  constructor(message: string, option?: TunableKey) {
+    super(message);
+    this.option = option;
+  }
+}
 
 export type CliCommand =
   { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: RelayOptions };
@@ -48,57 +56,53 @@ export function parseCli(
   for (const setting of SETTINGS) {
     const name = setting.flag.slice(2);
     if (values[name] === true && values[`no-${name}`] === true) {
-      throw new ConfigError(`${setting.flag} and --no-${name} contradict each other`);
+      throw new ConfigError(`${setting.flag} and --no-${name} contradict each other`, setting.key);
     }
     const flagValue = values[`no-${name}`] === true ? false : values[name];
     const envValue = env[setting.env];
     if (flagValue !== undefined) {
-      options[setting.key] = convert(setting, flagValue, setting.flag);
+      options[setting.key] = typed(setting, flagValue, setting.flag);
     } else if (envValue !== undefined && envValue.trim() !== '') {
-      options[setting.key] = convert(setting, envValue.trim(), setting.env);
+      options[setting.key] = typed(setting, envValue.trim(), setting.env);
     }
   }
   return { kind: 'run', options: options as RelayOptions };
 }
 
-function convert(
-  setting: Setting,
-  raw: string | boolean,
-  source: string,
-): Tunables[keyof Tunables] {
-  const fail = (expected: string): never => {
-    throw new ConfigError(`invalid ${source} ${JSON.stringify(raw)}: expected ${expected}`);
-  };
+/** Text to a typed value, then the library's own check, so the CLI accepts exactly what the API does. */
+function typed(setting: Setting, raw: string | boolean, source: string): unknown {
+  const value = fromText(setting, raw, source);
+  try {
+    checkOption(setting.key, value);
+  } catch (err) {
+    if (!isOptionError(err)) throw err;
+    throw new ConfigError(`${source} ${err.problem}`, setting.key);
+  }
+  return value;
+}
+
+function fromText(setting: Setting, raw: string | boolean, source: string): unknown {
+  if (typeof raw === 'boolean') return raw;
   switch (setting.kind) {
+    case 'int':
+      // Anything but plain digits ("1e3", "0x10") stays a string for checkOption to refuse.
+      return /^[0-9]+$/.test(raw) ? Number(raw) : raw;
     case 'bool':
-      if (typeof raw === 'boolean') return raw;
       if (TRUE.has(raw.toLowerCase())) return true;
       if (FALSE.has(raw.toLowerCase())) return false;
-      return fail('1/true/yes or 0/false/no');
-    case 'int': {
-      const range = `an integer from ${setting.min ?? 0} to ${setting.max}`;
-      if (typeof raw !== 'string' || !/^[0-9]+$/.test(raw)) return fail(range);
-      const n = Number(raw);
-      if (n < (setting.min ?? 0) || n > (setting.max ?? Number.MAX_SAFE_INTEGER))
-        return fail(range);
-      return n;
-    }
-    case 'level':
-      if (!LOG_LEVELS.includes(raw as LogLevel)) return fail(`one of ${LOG_LEVELS.join(', ')}`);
-      return raw as LogLevel;
-    case 'trust':
-      try {
-        compileTrust(String(raw));
-      } catch (err) {
-        throw new ConfigError(
-          `invalid ${source}: ${(err as Error).message.replace(/^trustProxy: /, '')}`,
-        );
-      }
-      return String(raw);
-    case 'string':
-      if (typeof raw !== 'string' || raw === '') return fail('a non-empty value');
+      throw new ConfigError(
+        `${source} must be 1/true/yes or 0/false/no, got ${JSON.stringify(raw)}`,
+        setting.key,
+      );
+    default:
       return raw;
   }
+}
+
+/** Names what the user can change, flag and variable, for an error from `createRelayServer()`. */
+export function describeOptionError(err: OptionError): string {
+  const setting = SETTINGS.find((s) => s.key === err.option);
+  return setting === undefined ? err.message : `${setting.flag} / ${setting.env} ${err.problem}`;
 }
 
 export function helpText(version: string): string {
@@ -123,8 +127,7 @@ export function helpText(version: string): string {
 }
 
 export function defaultText(setting: Setting): string {
+  if (setting.shownDefault !== undefined) return setting.shownDefault;
   const value = DEFAULTS[setting.key];
-  if (setting.key === 'trustProxy' || setting.key === 'redisUrl') return 'off';
-  if (value === '') return 'none';
-  return String(value);
+  return value === '' ? 'none' : String(value);
 }

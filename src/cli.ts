@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError, helpText, parseCli } from './cli-options.js';
-import { SETTINGS } from './config.js';
+import { ConfigError, describeOptionError, helpText, parseCli } from './cli-options.js';
+import { isOptionError } from './config.js';
 import { createRelayServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -30,11 +30,10 @@ async function main(): Promise<void> {
   try {
     relay = createRelayServer(command.options);
   } catch (err) {
-    // Name the flag and variable the user can change, not the option key.
-    const message = (err as Error).message.replace(/option "(\w+)"/, (whole, key: string) => {
-      const setting = SETTINGS.find((s) => s.key === key);
-      return setting === undefined ? whole : `${setting.flag} / ${setting.env}`;
-    });
+    // Cross-field checks (scale-out) run here, not in parseCli; name what the user can change.
+    const message = isOptionError(err)
+      ? `pairing-relay: ${describeOptionError(err)}`
+      : (err as Error).message;
     process.stderr.write(`${message}\n`);
     process.exit(EXIT_USAGE);
   }

@@ -1,55 +1,6 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-
-/**
- * Every tunable of the relay in one table: the library's defaults, the CLI's
- * flags and environment variables, `--help` and the README table all come
- * from here, so they cannot drift apart.
- */
-export interface Setting {
-  key: TunableKey;
-  flag: string;
-  env: string;
-  kind: 'int' | 'string' | 'bool' | 'trust' | 'level';
-  min?: number;
-  max?: number;
-  description: string;
-}
-
-/** The plain-valued options; `server` and `logger` are programmatic only. */
-export interface Tunables {
-  port: number;
-  host: string;
-  trustProxy: TrustProxySetting;
-  logLevel: LogLevel;
-  sessionTtlMs: number;
-  pairedTtlMs: number;
-  maxFrameBytes: number;
-  maxSessionBytes: number;
-  maxSessions: number;
-  maxSockets: number;
-  maxSocketsPerIp: number;
-  failedAttemptsPerIp: number;
-  failedAttemptWindowMs: number;
-  codeFailureLimit: number;
-  watchesPerIp: number;
-  watchWindowMs: number;
-  watchTtlMs: number;
-  idleTimeoutMs: number;
-  heartbeatMs: number;
-  maxBufferedBytes: number;
-  consumedJtiTtlMs: number;
-  maxConsumedJtis: number;
-  maxJtiLength: number;
-  allowLongCodes: boolean;
-  drainMs: number;
-  metrics: boolean;
-  metricsPort: number;
-  redisUrl: string;
-  redisSecret: string;
-  redisTimeoutMs: number;
-}
-export type TunableKey = keyof Tunables;
+import { compileTrust } from './client-address.js';
 
 /** `AMESH_TRUST_PROXY` syntax as a string, a hop count, on/off, or an address list. */
 export type TrustProxySetting = string | number | boolean | readonly string[];
@@ -64,6 +15,292 @@ export const LOG_LEVELS: readonly LogLevel[] = [
   'silent',
 ];
 
+interface SpecCommon {
+  env: string;
+  description: string;
+  /** What `--help` and the README show as the default, when the value itself would mislead. */
+  shownDefault?: string;
+}
+
+/** One row of {@link SETTINGS_TABLE}; `kind` decides the value's type and its checks. */
+export type SettingSpec =
+  | (SpecCommon & { kind: 'int'; default: number; min: number; max: number })
+  | (SpecCommon & { kind: 'bool'; default: boolean })
+  | (SpecCommon & { kind: 'string'; default: string; emptyMeansOff?: boolean })
+  | (SpecCommon & { kind: 'level'; default: LogLevel })
+  | (SpecCommon & { kind: 'trust'; default: TrustProxySetting });
+
+// setTimeout silently fires at once for delays above 2^31-1 ms.
+const MAX_TIMER_MS = 2_147_483_647;
+const MiB = 1024 * 1024;
+
+/**
+ * Every tunable of the relay, once: the option types, the library's defaults
+ * and checks, the CLI's flags and variables, `--help` and the README table all
+ * come from here, so a setting cannot be half-added.
+ */
+export const SETTINGS_TABLE = {
+  port: {
+    kind: 'int',
+    default: 3001,
+    env: 'PORT',
+    min: 0,
+    max: 65_535,
+    description: 'TCP port to listen on (0 picks a free port)',
+  },
+  host: { kind: 'string', default: '0.0.0.0', env: 'HOST', description: 'address to bind' },
+  trustProxy: {
+    kind: 'trust',
+    default: '',
+    env: 'AMESH_TRUST_PROXY',
+    shownDefault: 'off',
+    description:
+      'which proxies to believe for the client address: off, 1/true/yes (one hop), a hop count, or an address/CIDR list',
+  },
+  logLevel: {
+    kind: 'level',
+    default: 'info',
+    env: 'LOG_LEVEL',
+    description: `log level: ${LOG_LEVELS.join(', ')}`,
+  },
+  sessionTtlMs: {
+    kind: 'int',
+    default: 30_000,
+    env: 'RELAY_SESSION_TTL_MS',
+    min: 1,
+    max: MAX_TIMER_MS,
+    description: 'how long a code waits for its controller',
+  },
+  pairedTtlMs: {
+    kind: 'int',
+    default: 30_000,
+    env: 'RELAY_PAIRED_TTL_MS',
+    min: 1,
+    max: MAX_TIMER_MS,
+    description: 'how long a session may live once paired',
+  },
+  maxFrameBytes: {
+    kind: 'int',
+    default: 64 * 1024,
+    env: 'RELAY_MAX_FRAME_BYTES',
+    min: 256,
+    max: 64 * MiB,
+    description: 'largest WebSocket frame (close 1009 above)',
+  },
+  maxSessionBytes: {
+    kind: 'int',
+    default: 5 * MiB,
+    env: 'RELAY_MAX_SESSION_BYTES',
+    min: 1,
+    max: 2 ** 40,
+    description: 'data frame bytes per session, both ways',
+  },
+  maxSessions: {
+    kind: 'int',
+    default: 50_000,
+    env: 'RELAY_MAX_SESSIONS',
+    min: 1,
+    max: 10_000_000,
+    description: 'concurrent sessions (relay_capacity above)',
+  },
+  maxSockets: {
+    kind: 'int',
+    default: 10_000,
+    env: 'RELAY_MAX_SOCKETS',
+    min: 1,
+    max: 10_000_000,
+    description: 'concurrent WebSockets (503 at upgrade above)',
+  },
+  maxSocketsPerIp: {
+    kind: 'int',
+    default: 64,
+    env: 'RELAY_MAX_SOCKETS_PER_IP',
+    min: 1,
+    max: 10_000_000,
+    description: 'concurrent WebSockets per client address (429 at upgrade above)',
+  },
+  failedAttemptsPerIp: {
+    kind: 'int',
+    default: 5,
+    env: 'RELAY_FAILED_ATTEMPTS_PER_IP',
+    min: 1,
+    max: 1_000_000,
+    description: 'failed listen/connect per client address per window',
+  },
+  failedAttemptWindowMs: {
+    kind: 'int',
+    default: 60_000,
+    env: 'RELAY_FAILED_ATTEMPT_WINDOW_MS',
+    min: 1,
+    max: MAX_TIMER_MS,
+    description: 'window for failed attempts and for burned codes',
+  },
+  codeFailureLimit: {
+    kind: 'int',
+    default: 5,
+    env: 'RELAY_CODE_FAILURE_LIMIT',
+    min: 1,
+    max: 1_000_000,
+    description: 'failed attempts on one code, from any addresses, that burn it for the window',
+  },
+  watchesPerIp: {
+    kind: 'int',
+    default: 10,
+    env: 'RELAY_WATCHES_PER_IP',
+    min: 1,
+    max: 1_000_000,
+    description: 'bootstrap_watch per client address per window',
+  },
+  watchWindowMs: {
+    kind: 'int',
+    default: 60_000,
+    env: 'RELAY_WATCH_WINDOW_MS',
+    min: 1,
+    max: MAX_TIMER_MS,
+    description: 'window for bootstrap_watch',
+  },
+  watchTtlMs: {
+    kind: 'int',
+    default: 5 * 60_000,
+    env: 'RELAY_WATCH_TTL_MS',
+    min: 1,
+    max: MAX_TIMER_MS,
+    description: 'how long a bootstrap watch lasts',
+  },
+  idleTimeoutMs: {
+    kind: 'int',
+    default: 10_000,
+    env: 'RELAY_IDLE_TIMEOUT_MS',
+    min: 0,
+    max: MAX_TIMER_MS,
+    description: 'close a socket that holds no session, watch or bootstrap this long (0 = never)',
+  },
+  heartbeatMs: {
+    kind: 'int',
+    default: 30_000,
+    env: 'RELAY_HEARTBEAT_MS',
+    min: 0,
+    max: MAX_TIMER_MS,
+    description:
+      'ping interval; a socket that has not answered the previous ping is terminated (0 = off)',
+  },
+  maxBufferedBytes: {
+    kind: 'int',
+    default: 1 * MiB,
+    env: 'RELAY_MAX_BUFFERED_BYTES',
+    min: 1024,
+    max: 2 ** 40,
+    description: "a slow reader's send buffer; above it the socket is closed",
+  },
+  consumedJtiTtlMs: {
+    kind: 'int',
+    default: 25 * 60 * 60_000,
+    env: 'RELAY_CONSUMED_JTI_TTL_MS',
+    min: 1,
+    max: 2 ** 40,
+    description: 'how long a used bootstrap jti stays burned',
+  },
+  maxConsumedJtis: {
+    kind: 'int',
+    default: 1_000_000,
+    env: 'RELAY_MAX_CONSUMED_JTIS',
+    min: 1,
+    max: 100_000_000,
+    description: 'burned jtis kept at most (relay_overloaded above)',
+  },
+  maxJtiLength: {
+    kind: 'int',
+    default: 128,
+    env: 'RELAY_MAX_JTI_LENGTH',
+    min: 1,
+    max: 4096,
+    description: 'longest jti accepted (invalid_jti above)',
+  },
+  allowLongCodes: {
+    kind: 'bool',
+    default: false,
+    env: 'RELAY_ALLOW_LONG_CODES',
+    description: 'also accept 6-64 character codes of [A-Za-z0-9_-], not only 6 digits',
+  },
+  drainMs: {
+    kind: 'int',
+    default: 10_000,
+    env: 'RELAY_DRAIN_MS',
+    min: 0,
+    max: MAX_TIMER_MS,
+    description: 'on SIGTERM/SIGINT, how long live sessions may finish',
+  },
+  metrics: {
+    kind: 'bool',
+    default: false,
+    env: 'RELAY_METRICS',
+    description: 'serve Prometheus metrics at /metrics',
+  },
+  metricsPort: {
+    kind: 'int',
+    default: 0,
+    env: 'RELAY_METRICS_PORT',
+    min: 0,
+    max: 65_535,
+    description: 'serve /metrics on this port instead of the relay port (0 = the relay port)',
+  },
+  redisUrl: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_URL',
+    emptyMeansOff: true,
+    shownDefault: 'off',
+    description: 'scale-out: redis:// or rediss:// URL shared by every replica (off = in-memory)',
+  },
+  redisSecret: {
+    kind: 'string',
+    default: '',
+    env: 'RELAY_REDIS_SECRET',
+    emptyMeansOff: true,
+    description:
+      'scale-out: secret (16+ chars, the same on every replica) that keys codes and jtis in Redis by HMAC',
+  },
+  redisTimeoutMs: {
+    kind: 'int',
+    default: 1_000,
+    env: 'RELAY_REDIS_TIMEOUT_MS',
+    min: 50,
+    max: 60_000,
+    description: 'scale-out: timeout of every Redis call',
+  },
+  peerTimeoutMs: {
+    kind: 'int',
+    default: 3_000,
+    env: 'RELAY_PEER_TIMEOUT_MS',
+    min: 300,
+    max: 60_000,
+    description:
+      'scale-out: an instance unheard for this long is taken for dead; peers of its sessions get peer_disconnected within about 1.33x this',
+  },
+  readyDuringRedisOutage: {
+    kind: 'bool',
+    default: true,
+    env: 'RELAY_READY_DURING_REDIS_OUTAGE',
+    description:
+      'scale-out: while Redis is unreachable or slow, /ready stays 200 (body says degraded) and same-instance pairing goes on; off = 503',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type TunableKey = keyof typeof SETTINGS_TABLE;
+
+interface KindValue {
+  int: number;
+  bool: boolean;
+  string: string;
+  level: LogLevel;
+  trust: TrustProxySetting;
+}
+
+/** The plain-valued options, typed by each row's `kind`; `server` and `logger` are programmatic only. */
+export type Tunables = {
+  -readonly [K in TunableKey]: KindValue[(typeof SETTINGS_TABLE)[K]['kind']];
+};
+
 export interface RelayOptions extends Partial<Tunables> {
   /** Attach to this existing HTTP server instead of creating one (`start()` does not listen). */
   server?: Server;
@@ -76,249 +313,127 @@ export interface ResolvedOptions extends Tunables {
   logger: Logger | undefined;
 }
 
-// setTimeout silently fires at once for delays above 2^31-1 ms.
-const MAX_TIMER_MS = 2_147_483_647;
-const MiB = 1024 * 1024;
+/** A row of the table with its key and the CLI flag derived from it. */
+export interface Setting {
+  key: TunableKey;
+  flag: string;
+  env: string;
+  kind: SettingSpec['kind'];
+  min?: number;
+  max?: number;
+  description: string;
+  default: Tunables[TunableKey];
+  /** '' is accepted and means the feature is off. */
+  emptyMeansOff: boolean;
+  shownDefault?: string;
+}
 
-export const DEFAULTS: Readonly<Tunables> = Object.freeze({
-  port: 3001,
-  host: '0.0.0.0',
-  trustProxy: '',
-  logLevel: 'info',
-  sessionTtlMs: 30_000,
-  pairedTtlMs: 30_000,
-  maxFrameBytes: 64 * 1024,
-  maxSessionBytes: 5 * MiB,
-  maxSessions: 50_000,
-  maxSockets: 10_000,
-  maxSocketsPerIp: 64,
-  failedAttemptsPerIp: 5,
-  failedAttemptWindowMs: 60_000,
-  codeFailureLimit: 5,
-  watchesPerIp: 10,
-  watchWindowMs: 60_000,
-  watchTtlMs: 5 * 60_000,
-  idleTimeoutMs: 10_000,
-  heartbeatMs: 30_000,
-  maxBufferedBytes: 1 * MiB,
-  consumedJtiTtlMs: 25 * 60 * 60_000,
-  maxConsumedJtis: 1_000_000,
-  maxJtiLength: 128,
-  allowLongCodes: false,
-  drainMs: 10_000,
-  metrics: false,
-  metricsPort: 0,
-  redisUrl: '',
-  redisSecret: '',
-  redisTimeoutMs: 1_000,
-});
+const TUNABLE_KEYS = Object.keys(SETTINGS_TABLE) as TunableKey[];
 
-export const SETTINGS: readonly Setting[] = [
-  s('port', 'PORT', 'int', 'TCP port to listen on (0 picks a free port)', 0, 65_535),
-  s('host', 'HOST', 'string', 'address to bind'),
-  s(
-    'trustProxy',
-    'AMESH_TRUST_PROXY',
-    'trust',
-    'which proxies to believe for the client address: off, 1/true/yes (one hop), a hop count, or an address/CIDR list',
-  ),
-  s('logLevel', 'LOG_LEVEL', 'level', `log level: ${LOG_LEVELS.join(', ')}`),
-  s(
-    'sessionTtlMs',
-    'RELAY_SESSION_TTL_MS',
-    'int',
-    'how long a code waits for its controller',
-    1,
-    MAX_TIMER_MS,
-  ),
-  s(
-    'pairedTtlMs',
-    'RELAY_PAIRED_TTL_MS',
-    'int',
-    'how long a session may live once paired',
-    1,
-    MAX_TIMER_MS,
-  ),
-  s(
-    'maxFrameBytes',
-    'RELAY_MAX_FRAME_BYTES',
-    'int',
-    'largest WebSocket frame (close 1009 above)',
-    256,
-    64 * MiB,
-  ),
-  s(
-    'maxSessionBytes',
-    'RELAY_MAX_SESSION_BYTES',
-    'int',
-    'data frame bytes per session, both ways',
-    1,
-    2 ** 40,
-  ),
-  s(
-    'maxSessions',
-    'RELAY_MAX_SESSIONS',
-    'int',
-    'concurrent sessions (relay_capacity above)',
-    1,
-    10_000_000,
-  ),
-  s(
-    'maxSockets',
-    'RELAY_MAX_SOCKETS',
-    'int',
-    'concurrent WebSockets (503 at upgrade above)',
-    1,
-    10_000_000,
-  ),
-  s(
-    'maxSocketsPerIp',
-    'RELAY_MAX_SOCKETS_PER_IP',
-    'int',
-    'concurrent WebSockets per client address (429 at upgrade above)',
-    1,
-    10_000_000,
-  ),
-  s(
-    'failedAttemptsPerIp',
-    'RELAY_FAILED_ATTEMPTS_PER_IP',
-    'int',
-    'failed listen/connect per client address per window',
-    1,
-    1_000_000,
-  ),
-  s(
-    'failedAttemptWindowMs',
-    'RELAY_FAILED_ATTEMPT_WINDOW_MS',
-    'int',
-    'window for failed attempts and for burned codes',
-    1,
-    MAX_TIMER_MS,
-  ),
-  s(
-    'codeFailureLimit',
-    'RELAY_CODE_FAILURE_LIMIT',
-    'int',
-    'failed attempts on one code, from any addresses, that burn it for the window',
-    1,
-    1_000_000,
-  ),
-  s(
-    'watchesPerIp',
-    'RELAY_WATCHES_PER_IP',
-    'int',
-    'bootstrap_watch per client address per window',
-    1,
-    1_000_000,
-  ),
-  s('watchWindowMs', 'RELAY_WATCH_WINDOW_MS', 'int', 'window for bootstrap_watch', 1, MAX_TIMER_MS),
-  s('watchTtlMs', 'RELAY_WATCH_TTL_MS', 'int', 'how long a bootstrap watch lasts', 1, MAX_TIMER_MS),
-  s(
-    'idleTimeoutMs',
-    'RELAY_IDLE_TIMEOUT_MS',
-    'int',
-    'close a socket that holds no session, watch or bootstrap this long (0 = never)',
-    0,
-    MAX_TIMER_MS,
-  ),
-  s(
-    'heartbeatMs',
-    'RELAY_HEARTBEAT_MS',
-    'int',
-    'ping interval; a socket that has not answered the previous ping is terminated (0 = off)',
-    0,
-    MAX_TIMER_MS,
-  ),
-  s(
-    'maxBufferedBytes',
-    'RELAY_MAX_BUFFERED_BYTES',
-    'int',
-    "a slow reader's send buffer; above it the socket is closed",
-    1024,
-    2 ** 40,
-  ),
-  s(
-    'consumedJtiTtlMs',
-    'RELAY_CONSUMED_JTI_TTL_MS',
-    'int',
-    'how long a used bootstrap jti stays burned',
-    1,
-    2 ** 40,
-  ),
-  s(
-    'maxConsumedJtis',
-    'RELAY_MAX_CONSUMED_JTIS',
-    'int',
-    'burned jtis kept at most (relay_overloaded above)',
-    1,
-    100_000_000,
-  ),
-  s(
-    'maxJtiLength',
-    'RELAY_MAX_JTI_LENGTH',
-    'int',
-    'longest jti accepted (invalid_jti above)',
-    1,
-    4096,
-  ),
-  s(
-    'allowLongCodes',
-    'RELAY_ALLOW_LONG_CODES',
-    'bool',
-    'also accept 6-64 character codes of [A-Za-z0-9_-], not only 6 digits',
-  ),
-  s(
-    'drainMs',
-    'RELAY_DRAIN_MS',
-    'int',
-    'on SIGTERM/SIGINT, how long live sessions may finish',
-    0,
-    MAX_TIMER_MS,
-  ),
-  s('metrics', 'RELAY_METRICS', 'bool', 'serve Prometheus metrics at /metrics'),
-  s(
-    'metricsPort',
-    'RELAY_METRICS_PORT',
-    'int',
-    'serve /metrics on this port instead of the relay port (0 = the relay port)',
-    0,
-    65_535,
-  ),
-  s(
-    'redisUrl',
-    'REDIS_URL',
-    'string',
-    'scale-out: redis:// or rediss:// URL shared by every replica (off = in-memory)',
-  ),
-  s(
-    'redisSecret',
-    'RELAY_REDIS_SECRET',
-    'string',
-    'scale-out: secret (16+ chars, the same on every replica) that keys codes and jtis in Redis by HMAC',
-  ),
-  s(
-    'redisTimeoutMs',
-    'RELAY_REDIS_TIMEOUT_MS',
-    'int',
-    'scale-out: timeout of every Redis call',
-    50,
-    60_000,
-  ),
-];
+export const SETTINGS: readonly Setting[] = Object.freeze(
+  TUNABLE_KEYS.map((key): Setting => {
+    const spec: SettingSpec = SETTINGS_TABLE[key];
+    const setting: Setting = {
+      key,
+      flag: '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()),
+      env: spec.env,
+      kind: spec.kind,
+      description: spec.description,
+      default: spec.default,
+      emptyMeansOff: spec.kind === 'string' && spec.emptyMeansOff === true,
+    };
+    if (spec.kind === 'int') {
+      setting.min = spec.min;
+      setting.max = spec.max;
+    }
+    if (spec.shownDefault !== undefined) setting.shownDefault = spec.shownDefault;
+    return Object.freeze(setting);
+  }),
+);
 
-function s(
-  key: TunableKey,
-  env: string,
-  kind: Setting['kind'],
-  description: string,
-  min?: number,
-  max?: number,
-): Setting {
-  const flag = '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-  const setting: Setting = { key, flag, env, kind, description };
-  if (min !== undefined) setting.min = min;
-  if (max !== undefined) setting.max = max;
-  return setting;
+export const DEFAULTS: Readonly<Tunables> = Object.freeze(
+  Object.fromEntries(TUNABLE_KEYS.map((key) => [key, SETTINGS_TABLE[key].default])) as Tunables,
+);
+
+/** A bad option value; `option` is the key at fault, `problem` the message without the name. */
+export class OptionTypeError extends TypeError {
+  constructor(
+    readonly option: TunableKey,
+    readonly problem: string,
+  ) {
+    super(`pairing-relay: option "${option}" ${problem}`);
+  }
+}
+
+/** As {@link OptionTypeError}, for a number out of its range (RangeError, as callers expect). */
+export class OptionRangeError extends RangeError {
+  constructor(
+    readonly option: TunableKey,
+    readonly problem: string,
+  ) {
+    super(`pairing-relay: option "${option}" ${problem}`);
+  }
+}
+
+export type OptionError = OptionTypeError | OptionRangeError;
+
+export function isOptionError(err: unknown): err is OptionError {
+  return err instanceof OptionTypeError || err instanceof OptionRangeError;
+}
+
+const shown = (value: unknown): string =>
+  typeof value === 'string' ? JSON.stringify(value) : String(value);
+
+/** The one per-value check, shared by `resolveOptions()` and the CLI. Throws an {@link OptionError}. */
+export function checkOption(key: TunableKey, value: unknown): void {
+  const spec: SettingSpec = SETTINGS_TABLE[key];
+  switch (spec.kind) {
+    case 'int':
+      if (
+        typeof value !== 'number' ||
+        !Number.isInteger(value) ||
+        value < spec.min ||
+        value > spec.max
+      ) {
+        throw new OptionRangeError(
+          key,
+          `must be an integer from ${spec.min} to ${spec.max}, got ${shown(value)}`,
+        );
+      }
+      return;
+    case 'bool':
+      if (typeof value !== 'boolean') {
+        throw new OptionTypeError(key, `must be a boolean, got ${shown(value)}`);
+      }
+      return;
+    case 'string': {
+      const emptyOk = spec.emptyMeansOff === true;
+      // No "got": string settings include URLs with passwords and secrets.
+      if (typeof value !== 'string' || (value === '' && !emptyOk)) {
+        throw new OptionTypeError(key, emptyOk ? 'must be a string' : 'must be a non-empty string');
+      }
+      return;
+    }
+    case 'level':
+      if (!LOG_LEVELS.includes(value as LogLevel)) {
+        throw new OptionTypeError(
+          key,
+          `must be one of ${LOG_LEVELS.join(', ')}, got ${shown(value)}`,
+        );
+      }
+      return;
+    case 'trust':
+      try {
+        compileTrust(value as TrustProxySetting);
+      } catch (err) {
+        // compileTrust names the option itself; drop that so the caller can name it its own way.
+        const message = (err as Error).message;
+        const prefix = 'trustProxy: ';
+        const detail = message.startsWith(prefix) ? message.slice(prefix.length) : message;
+        throw new OptionTypeError(key, `is invalid: ${detail}`);
+      }
+      return;
+  }
 }
 
 /** Applies defaults and validates once, so a bad value fails at construction. */
@@ -326,58 +441,27 @@ export function resolveOptions(options: RelayOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('pairing-relay: options must be an object');
   }
-  const out = { ...DEFAULTS } as Record<TunableKey, unknown>;
-  for (const setting of SETTINGS) {
-    const value = options[setting.key];
+  const out: Record<string, unknown> = { ...DEFAULTS };
+  for (const key of TUNABLE_KEYS) {
+    const value = options[key];
     if (value === undefined) continue;
-    checkValue(setting, value);
-    out[setting.key] = value;
+    checkOption(key, value);
+    out[key] = value;
   }
-  const resolved = out as unknown as Tunables;
-  if (resolved.redisUrl !== '') {
-    if (!/^rediss?:\/\//.test(resolved.redisUrl)) {
-      throw new TypeError('pairing-relay: option "redisUrl" must start with redis:// or rediss://');
-    }
-    if (resolved.redisSecret.length < 16) {
-      throw new TypeError(
-        'pairing-relay: option "redisSecret" is required with redisUrl: 16+ characters, the same on every replica',
-      );
-    }
-  }
+  const resolved = out as Tunables;
+  checkScaleOut(resolved);
   return { ...resolved, server: options.server, logger: options.logger };
 }
 
-function checkValue(setting: Setting, value: unknown): void {
-  const name = `option "${setting.key}"`;
-  switch (setting.kind) {
-    case 'int':
-      if (
-        typeof value !== 'number' ||
-        !Number.isInteger(value) ||
-        value < (setting.min ?? 0) ||
-        value > (setting.max ?? Number.MAX_SAFE_INTEGER)
-      ) {
-        throw new RangeError(
-          `pairing-relay: ${name} must be an integer from ${setting.min ?? 0} to ${setting.max}, got ${String(value)}`,
-        );
-      }
-      return;
-    case 'string':
-      if (typeof value !== 'string' || value.length === 0) {
-        throw new TypeError(`pairing-relay: ${name} must be a non-empty string`);
-      }
-      return;
-    case 'bool':
-      if (typeof value !== 'boolean')
-        throw new TypeError(`pairing-relay: ${name} must be a boolean`);
-      return;
-    case 'level':
-      if (!LOG_LEVELS.includes(value as LogLevel)) {
-        throw new TypeError(`pairing-relay: ${name} must be one of ${LOG_LEVELS.join(', ')}`);
-      }
-      return;
-    case 'trust':
-      // Parsed and checked by compileTrust() in client-address.ts.
-      return;
+function checkScaleOut(o: Tunables): void {
+  if (o.redisUrl === '') return;
+  if (!/^rediss?:\/\//.test(o.redisUrl)) {
+    throw new OptionTypeError('redisUrl', 'must start with redis:// or rediss://');
+  }
+  if (o.redisSecret.length < 16) {
+    throw new OptionTypeError(
+      'redisSecret',
+      'is required for scale-out: 16+ characters, the same on every replica',
+    );
   }
 }

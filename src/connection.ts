@@ -1,5 +1,7 @@
 import type { WebSocket } from 'ws';
-import type { Member, Session } from './sessions.js';
+import { errorFrame } from './errors.js';
+import { DONE_FRAME, PEER_FOUND_FRAME } from './protocol/messages.js';
+import type { EndReason, Member, Session } from './sessions.js';
 
 const OPEN = 1;
 // A peer that does not answer our close frame is cut off after this, not after
@@ -15,10 +17,6 @@ export class Client implements Member {
   watches: Set<string> | null = null;
   /** The jti of the bootstrap_init this socket is waiting on an answer for. */
   pendingInitJti: string | null = null;
-  /** Scale-out: the link to a session another instance owns, for a controller. */
-  link: string | null = null;
-  /** Scale-out: the link to a watcher on another instance, for an init socket. */
-  initLink: string | null = null;
   /** Set by any inbound frame or pong; cleared by each heartbeat. */
   alive = true;
   closed = false;
@@ -41,6 +39,36 @@ export class Client implements Member {
     if (ws.bufferedAmount > this.maxBufferedBytes) ws.terminate();
   }
 
+  peerFound(): void {
+    this.send(PEER_FOUND_FRAME);
+  }
+
+  /** What a socket hears when its session ends, for each reason. */
+  ended(reason: EndReason, self: boolean): void {
+    switch (reason) {
+      case 'done':
+        if (!self) this.send(DONE_FRAME);
+        return;
+      case 'peer_disconnected':
+        if (!self) this.send(errorFrame('peer_disconnected'));
+        return;
+      case 'expired':
+      case 'burned':
+        this.send(errorFrame('otc_expired'));
+        return this.close(1000, 'session expired');
+      case 'data_limit':
+        this.send(errorFrame('session_data_limit'));
+        return this.close(1008, 'session data limit');
+      case 'claim_lost':
+        // Only an unpaired target: two listens must never both win a code.
+        this.send(errorFrame('otc_in_use'));
+        return this.close(1000, 'code claimed elsewhere');
+      case 'shutdown':
+        // The caller says going_away to every socket.
+        return;
+    }
+  }
+
   close(code: number, reason: string): void {
     if (this.ws.readyState !== OPEN) return;
     this.ws.close(code, reason);
@@ -52,7 +80,6 @@ export class Client implements Member {
   holdsNothing(): boolean {
     return (
       this.session === null &&
-      this.link === null &&
       this.pendingInitJti === null &&
       (this.watches === null || this.watches.size === 0)
     );

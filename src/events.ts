@@ -16,7 +16,8 @@ export type SessionOutcome =
   | 'expired_paired'
   | 'data_limit'
   | 'burned'
-  | 'shutdown';
+  | 'shutdown'
+  | 'claim_lost';
 
 export const NO_EVENTS: RelayEvents = {
   paired() {},

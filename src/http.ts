@@ -36,7 +36,12 @@ export function createMetricsOnlyHandler(metrics: Handler): Handler {
     pathOf(req.url) === '/metrics' ? metrics(req, res) : sendJson(res, 404, { error: 'not_found' });
 }
 
-export function createRequestHandler(relay: Relay, version: string, metrics?: Handler): Handler {
+export function createRequestHandler(
+  relay: Relay,
+  version: string,
+  readyDuringStoreOutage: boolean,
+  metrics?: Handler,
+): Handler {
   return (req, res) => {
     const path = pathOf(req.url);
     if (path === '/metrics' && metrics !== undefined) return metrics(req, res);
@@ -54,15 +59,29 @@ export function createRequestHandler(relay: Relay, version: string, metrics?: Ha
           version,
         });
       case '/ready':
-        if (relay.draining) return sendJson(res, 503, { status: 'draining' });
-        if (!relay.sharedHealthy) {
-          return sendJson(res, 503, { status: 'degraded', redis: 'unreachable' });
-        }
-        return sendJson(res, 200, { status: 'ready' });
+        return ready(relay, readyDuringStoreOutage, res);
       default:
         return sendJson(res, 426, { error: 'upgrade_required' }, { upgrade: 'websocket' });
     }
   };
+}
+
+/**
+ * Never says all is well when it is not. This instance's own trouble (its
+ * channel unconfirmed, claims not yet written back) is 503: other replicas
+ * can serve. Redis slow or gone is every replica's trouble alike, so whether
+ * that is 503 is the operator's choice (docs/deploy.md); the body says it.
+ */
+function ready(relay: Relay, duringStoreOutage: boolean, res: ServerResponse): void {
+  if (relay.draining) return sendJson(res, 503, { status: 'draining' });
+  const cluster = relay.clusterStatus;
+  if (cluster === undefined) return sendJson(res, 200, { status: 'ready' });
+  const body = { redis: cluster.store, instance: cluster.membership };
+  if (cluster.store !== 'ok') {
+    return sendJson(res, duringStoreOutage ? 200 : 503, { status: 'degraded', ...body });
+  }
+  if (cluster.membership !== 'ok') return sendJson(res, 503, { status: 'degraded', ...body });
+  return sendJson(res, 200, { status: 'ready', ...body });
 }
 
 /** Writes a plain HTTP refusal on a socket that asked to upgrade, then drops it. */

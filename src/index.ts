@@ -2,12 +2,19 @@ export { createRelayServer, type RelayAddress, type RelayServer } from './server
 export {
   DEFAULTS,
   SETTINGS,
+  SETTINGS_TABLE,
   LOG_LEVELS,
+  OptionTypeError,
+  OptionRangeError,
+  isOptionError,
+  type OptionError,
   type RelayOptions,
   type Tunables,
+  type TunableKey,
   type TrustProxySetting,
   type LogLevel,
   type Setting,
+  type SettingSpec,
 } from './config.js';
 export {
   ERROR_CODES,

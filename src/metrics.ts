@@ -1,13 +1,19 @@
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as PromClient from 'prom-client';
+import type { ClusterStatus, MembershipState, StoreState } from './cluster-seam.js';
 import type { RelayEvents } from './events.js';
 
 export interface MetricsSources {
   sessions(): number;
   sockets(): number;
   bootstrapInFlight(): number;
+  /** Scale-out only. */
+  cluster(): ClusterStatus | undefined;
 }
+
+const STORE_STATES: readonly StoreState[] = ['ok', 'slow', 'unreachable'];
+const MEMBERSHIP_STATES: readonly MembershipState[] = ['ok', 'unsubscribed', 'reclaiming'];
 
 export interface Metrics {
   events: RelayEvents;
@@ -20,7 +26,7 @@ const require = createRequire(import.meta.url);
  * Prometheus metrics on a registry of this relay's own (no global state).
  * prom-client is loaded here, so a relay without metrics never loads it.
  */
-export function createMetrics(sources: MetricsSources): Metrics {
+export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metrics {
   const client = require('prom-client') as typeof PromClient;
   const registers = [new client.Registry()];
   const [registry] = registers as [PromClient.Registry];
@@ -44,6 +50,29 @@ export function createMetrics(sources: MetricsSources): Metrics {
   gauge('pairing_relay_resident_memory_bytes', 'Resident set size of the process.', () =>
     process.memoryUsage.rss(),
   );
+  if (scaleOut) {
+    // State sets: one series per state, 1 for the current one.
+    new client.Gauge({
+      name: 'pairing_relay_redis_state',
+      help: 'Redis as this instance sees it: ok, slow (no answer within the timeout) or unreachable.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const now = sources.cluster()?.store;
+        for (const state of STORE_STATES) this.set({ state }, state === now ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'pairing_relay_cluster_membership',
+      help: 'This instance in the cluster: ok, unsubscribed (own channel unconfirmed) or reclaiming (claims not yet written back).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const now = sources.cluster()?.membership;
+        for (const state of MEMBERSHIP_STATES) this.set({ state }, state === now ? 1 : 0);
+      },
+    });
+  }
   const pairings = new client.Counter({
     name: 'pairing_relay_pairings_total',
     help: 'Sessions that found their controller.',

@@ -1,34 +1,13 @@
 import type { Logger } from 'pino';
 import { errorFrame, type ErrorCode } from './errors.js';
 import type { RelayEvents } from './events.js';
-import { ACK_FRAME, DONE_FRAME, PEER_FOUND_FRAME, dataFrame } from './protocol/messages.js';
+import { ACK_FRAME, dataFrame } from './protocol/messages.js';
 import type { AttemptBudget } from './rate-limit.js';
-import type { Member, Session, SessionStore } from './sessions.js';
+import type { JoinResult, Rendezvous, SessionHost } from './rendezvous.js';
+import type { EndReason, Member, Session, SessionStore } from './sessions.js';
 
 /** A socket asking for something: a session member plus its rate-limit key. */
 export type Requester = Member & { readonly key: string };
-
-export type JoinResult = 'joined' | 'otc_not_found' | 'peer_already_connected';
-
-/**
- * Sessions across instances (scale-out). A claimed code is owned by the
- * instance its target is on; a controller elsewhere joins it through the owner.
- */
-export interface Rendezvous {
-  /** 'taken' when another instance holds the code; 'unavailable' when the shared store is out (the session then stays local). */
-  claim(code: string): Promise<'ok' | 'taken' | 'unavailable'>;
-  /** The claimed code now has its local session: joins from other instances reach it. */
-  adopt(session: Session): void;
-  /** Keeps the claim for the paired TTL. */
-  paired(session: Session): void;
-  /** Releases the claim on a code, if this instance still holds it. */
-  release(code: string): void;
-  /** Joins a session another instance owns; on 'joined' the owner has sent peer_found. */
-  join(code: string, controller: Requester): Promise<JoinResult | 'unavailable'>;
-}
-
-export type EndReason =
-  'done' | 'peer_disconnected' | 'expired' | 'data_limit' | 'burned' | 'shutdown';
 
 export interface PairingDeps {
   registry: SessionStore;
@@ -44,12 +23,12 @@ export interface PairingDeps {
   pairedTtlMs: number;
   maxSessionBytes: number;
   isDraining: () => boolean;
-  /** Called whenever a client gains or loses its session (idle timer bookkeeping). */
+  /** Called whenever a member gains or loses its session (idle timer bookkeeping). */
   roleChanged: (member: Member) => void;
 }
 
 /** listen / connect / data / done and the end of a session. */
-export class Pairing {
+export class Pairing implements SessionHost {
   constructor(private readonly deps: PairingDeps) {}
 
   async listen(client: Requester, code: string): Promise<void> {
@@ -65,21 +44,22 @@ export class Pairing {
     const claim = rendezvous === undefined ? 'local' : await rendezvous.claim(code);
     if (claim === 'taken') return this.fail(client, code, 'otc_in_use');
     if (claim === 'unavailable')
-      this.deps.log.warn('shared store unreachable: session is local only');
-    const opened = client.closed ? 'closed' : registry.open(code, client, client.key, Date.now());
+      this.deps.log.warn('shared store unreachable: session is local until it can be claimed');
+    const now = Date.now();
+    const opened = client.closed ? 'closed' : registry.open(code, client, client.key, now, false);
     if (typeof opened === 'string') {
-      if (claim === 'ok') rendezvous?.release(code);
+      if (claim === 'ok') rendezvous?.unclaim(code);
       if (opened === 'otc_in_use') return this.fail(client, code, opened);
       this.succeeded(client);
       if (opened === 'closed') return;
       this.deps.log.warn({ sessions: registry.size }, 'session table full');
       return this.refuse(client, opened);
     }
-    if (claim === 'ok') rendezvous?.adopt(opened);
-
     this.succeeded(client);
     client.session = opened;
-    opened.timer = setTimeout(() => this.end(opened, 'expired'), this.deps.sessionTtlMs);
+    this.expireIn(opened, this.deps.sessionTtlMs, now);
+    // Adopted even when the store was away: the claim is written once it is back.
+    rendezvous?.adopt(opened);
     this.deps.roleChanged(client);
     client.send(ACK_FRAME);
     this.deps.log.debug({ session: opened.id }, 'session opened');
@@ -94,13 +74,19 @@ export class Pairing {
     if (await this.burned(code)) return this.fail(client, code, 'otc_not_found');
     if (client.closed) return this.succeeded(client);
     const session = registry.find(code);
-    let result: JoinResult | 'unavailable';
+    let result: JoinResult | 'relay_capacity' | 'unavailable';
     if (session !== undefined) result = this.join(session, client);
     else if (rendezvous !== undefined)
-      result = await rendezvous.join(code, client).catch(() => 'unavailable' as const);
+      result = await rendezvous
+        .join(code, client, (target) => this.replicate(code, target, client))
+        .catch(() => 'unavailable' as const);
     else result = 'otc_not_found';
 
     if (result === 'joined') return this.succeeded(client);
+    if (result === 'relay_capacity') {
+      this.succeeded(client);
+      return this.refuse(client, result);
+    }
     if (result !== 'unavailable') return this.fail(client, code, result);
     // Not found here and nobody to ask: still a miss for the guess budget, or an
     // outage would turn every instance into a free guessing oracle.
@@ -117,14 +103,13 @@ export class Pairing {
     session.pairedAt = Date.now();
     controller.session = session;
     // Once paired, at most one more TTL: time for a person to compare codes.
-    if (session.timer !== null) clearTimeout(session.timer);
-    session.timer = setTimeout(() => this.end(session, 'expired'), this.deps.pairedTtlMs);
+    this.expireIn(session, this.deps.pairedTtlMs, session.pairedAt);
     this.deps.rendezvous?.paired(session);
     this.deps.roleChanged(controller);
-    session.target.send(PEER_FOUND_FRAME);
-    controller.send(PEER_FOUND_FRAME);
+    session.target.peerFound();
+    controller.peerFound();
     const waitedMs = session.pairedAt - session.openedAt;
-    this.deps.events.paired(waitedMs);
+    if (!session.replica) this.deps.events.paired(waitedMs);
     this.deps.log.debug({ session: session.id, waitedMs }, 'session paired');
     return 'joined';
   }
@@ -148,50 +133,37 @@ export class Pairing {
     if (client.session !== null) this.end(client.session, 'done', client);
   }
 
+  claimLost(session: Session): void {
+    if (session.controller === null) this.end(session, 'claim_lost');
+  }
+
   /** Ends a session once, whatever the cause; every path comes through here. */
   end(session: Session, reason: EndReason, by?: Member): void {
     if (!this.deps.registry.remove(session)) return;
-    this.deps.rendezvous?.release(session.code);
+    this.deps.rendezvous?.release(session);
     if (session.timer !== null) clearTimeout(session.timer);
     session.timer = null;
     const members =
       session.controller === null ? [session.target] : [session.target, session.controller];
     for (const member of members) member.session = null;
-
     for (const member of members) {
-      const other = member !== by;
-      switch (reason) {
-        case 'done':
-          if (other) member.send(DONE_FRAME);
-          break;
-        case 'peer_disconnected':
-          if (other) member.send(errorFrame('peer_disconnected'));
-          break;
-        case 'expired':
-        case 'burned':
-          member.send(errorFrame('otc_expired'));
-          member.close(1000, 'session expired');
-          break;
-        case 'data_limit':
-          member.send(errorFrame('session_data_limit'));
-          member.close(1008, 'session data limit');
-          break;
-        case 'shutdown':
-          break;
-      }
+      member.ended(reason, member === by);
       if (!member.closed) this.deps.roleChanged(member);
     }
     const paired = session.controller !== null;
     // A listen that never pairs costs its address an attempt: otherwise ack
     // versus otc_in_use would be a free test of which codes are live.
-    if (!paired && reason !== 'burned' && reason !== 'shutdown') {
+    if (!paired && reason !== 'burned' && reason !== 'shutdown' && reason !== 'claim_lost') {
       void this.deps.addressBudget.spend(session.targetKey).catch(() => undefined);
     }
     const durationMs = Date.now() - session.openedAt;
-    const outcome = reason !== 'expired' ? reason : paired ? 'expired_paired' : 'expired_unpaired';
-    this.deps.events.sessionEnded(outcome, durationMs, session.bytes);
+    if (!session.replica) {
+      const outcome =
+        reason !== 'expired' ? reason : paired ? 'expired_paired' : 'expired_unpaired';
+      this.deps.events.sessionEnded(outcome, durationMs, session.bytes);
+    }
     this.deps.log.debug(
-      { session: session.id, outcome, durationMs, bytes: session.bytes },
+      { session: session.id, reason, durationMs, bytes: session.bytes },
       'session ended',
     );
   }
@@ -199,6 +171,26 @@ export class Pairing {
   /** Ends every session (shutdown), with no message: the caller says going_away. */
   endAll(): void {
     for (const session of [...this.deps.registry.all()]) this.end(session, 'shutdown');
+  }
+
+  /** The local copy of a session owned elsewhere; it runs the same join, TTL and caps. */
+  private replicate(code: string, target: Member, controller: Member): 'joined' | 'relay_capacity' {
+    const replica = controller.closed
+      ? 'closed'
+      : this.deps.registry.open(code, target, '', Date.now(), true);
+    if (typeof replica === 'string') {
+      target.ended('peer_disconnected', false);
+      return 'relay_capacity';
+    }
+    target.session = replica;
+    this.join(replica, controller);
+    return 'joined';
+  }
+
+  private expireIn(session: Session, ttlMs: number, from: number): void {
+    if (session.timer !== null) clearTimeout(session.timer);
+    session.expiresAt = from + ttlMs;
+    session.timer = setTimeout(() => this.end(session, 'expired'), ttlMs);
   }
 
   private async reserve(client: Requester, action: 'listen' | 'connect'): Promise<boolean> {

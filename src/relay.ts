@@ -7,10 +7,9 @@ import type { Backends } from './backends.js';
 import { errorFrame } from './errors.js';
 import type { RelayEvents } from './events.js';
 import { Pairing } from './pairing.js';
-import { dataFrame } from './protocol/messages.js';
 import { isPlainDataFrame } from './protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from './protocol/parse.js';
-import { RemoteMember } from './scale-out/cluster.js';
+import type { Cluster, ClusterStatus } from './cluster-seam.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
 
 // Frames that arrive while a listen/connect/watch is pending wait in order.
@@ -38,6 +37,7 @@ export class Relay {
   private readonly pairing: Pairing;
   private readonly bootstrap: BootstrapBroker;
   private readonly limits: ParseLimits;
+  private readonly cluster: Cluster | undefined;
   private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(
@@ -47,19 +47,34 @@ export class Relay {
     private readonly backends: Backends,
   ) {
     this.registry = new MemorySessionStore(opts.maxSessions);
-    const { addressBudget, codeBudget, watchBudget, cluster } = backends;
+    const { addressBudget, codeBudget, watchBudget } = backends;
     const isDraining = (): boolean => this.draining;
     const roleChanged = (member: Member): void => {
       if (member instanceof Client) this.updateIdle(member);
-      else if (member.session === null) cluster?.released(member as RemoteMember);
     };
+    // The plug-in only calls its host when another instance speaks, which is
+    // after start(): by then both halves of the core below exist.
+    this.cluster = backends.cluster?.({
+      sessions: {
+        join: (session, controller) => this.pairing.join(session, controller),
+        relayFrame: (member, frame, bytes) => this.pairing.relayFrame(member, frame, bytes),
+        end: (session, reason, by) => this.pairing.end(session, reason, by),
+        claimLost: (session) => this.pairing.claimLost(session),
+      },
+      bootstrap: {
+        present: (jti, token, key, waiter) => this.bootstrap.present(jti, token, key, waiter),
+        dropWaiter: (waiter) => this.bootstrap.dropWaiter(waiter),
+        answered: (waiter, jti, frame) => this.bootstrap.answered(waiter, jti, frame),
+        watchLost: (jti) => this.bootstrap.watchLost(jti),
+      },
+    });
     this.pairing = new Pairing({
       registry: this.registry,
       addressBudget,
       codeBudget,
       log,
       events,
-      rendezvous: cluster,
+      rendezvous: this.cluster?.rendezvous,
       sessionTtlMs: opts.sessionTtlMs,
       pairedTtlMs: opts.pairedTtlMs,
       maxSessionBytes: opts.maxSessionBytes,
@@ -68,7 +83,7 @@ export class Relay {
     });
     this.bootstrap = new BootstrapBroker({
       consumed: backends.jtis,
-      remote: cluster,
+      remote: this.cluster?.bootstrap,
       watchBudget,
       log,
       events,
@@ -83,19 +98,17 @@ export class Relay {
 
   /** Starts talking to the other instances (scale-out only). */
   async start(): Promise<void> {
-    await this.backends.cluster?.start(this.pairing, this.bootstrap, (client) =>
-      this.updateIdle(client),
-    );
+    await this.cluster?.start();
   }
 
-  /** False while a configured shared store (Redis) is unreachable. */
-  get sharedHealthy(): boolean {
-    return this.backends.cluster?.healthy() ?? true;
+  /** Scale-out only: how the shared store and this instance's part in the cluster stand. */
+  get clusterStatus(): ClusterStatus | undefined {
+    return this.cluster?.status();
   }
 
-  /** Live work a graceful drain waits for: sessions, watches, pending bootstraps. */
+  /** Live work a graceful drain waits for: sessions (replicas too), watches, pending bootstraps. */
   get inFlight(): number {
-    return this.registry.size + this.bootstrap.inFlight + (this.backends.cluster?.linked ?? 0);
+    return this.registry.size + this.bootstrap.inFlight;
   }
 
   get bootstrapInFlight(): number {
@@ -137,7 +150,6 @@ export class Relay {
 
   /** Every live socket gets `going_away` and close 1001; sessions are dropped. */
   goAway(): void {
-    this.backends.cluster?.close();
     this.pairing.endAll();
     for (const client of this.clients) {
       client.send(errorFrame('going_away'));
@@ -146,7 +158,7 @@ export class Relay {
   }
 
   /** Clears every timer and store; the relay holds nothing afterwards. */
-  dispose(): void {
+  async dispose(): Promise<void> {
     this.stopHeartbeat();
     this.pairing.endAll();
     this.bootstrap.close();
@@ -157,6 +169,7 @@ export class Relay {
     }
     const { addressBudget, codeBudget, watchBudget } = this.backends;
     for (const budget of [addressBudget, codeBudget, watchBudget]) budget.close();
+    await this.cluster?.close();
   }
 
   private onFrame(client: Client, frame: Frame): void {
@@ -200,8 +213,7 @@ export class Relay {
 
   private handle(client: Client, frame: Frame): Promise<void> | undefined {
     if (typeof frame !== 'string' && isPlainDataFrame(frame)) {
-      if (client.link !== null) this.backends.cluster?.up(client, frame.toString());
-      else this.pairing.relayFrame(client, frame, frame.length);
+      this.pairing.relayFrame(client, frame, frame.length);
       return undefined;
     }
     const text = typeof frame === 'string' ? frame : frame.toString();
@@ -213,23 +225,14 @@ export class Relay {
     }
     switch (msg.type) {
       case 'data':
-        if (client.link !== null) this.backends.cluster?.up(client, dataFrame(msg.payload));
-        else this.pairing.data(client, msg.payload, Buffer.byteLength(text));
+        this.pairing.data(client, msg.payload, Buffer.byteLength(text));
         return undefined;
       case 'listen':
+        return this.pairing.listen(client, msg.otc);
       case 'connect':
-        // A controller linked to a session on another instance holds a session too.
-        if (client.link !== null) {
-          this.events.rejected('otc_in_use');
-          client.send(errorFrame('otc_in_use'));
-          return undefined;
-        }
-        return msg.type === 'listen'
-          ? this.pairing.listen(client, msg.otc)
-          : this.pairing.connect(client, msg.otc);
+        return this.pairing.connect(client, msg.otc);
       case 'done':
-        if (client.link !== null) this.backends.cluster?.upDone(client);
-        else this.pairing.done(client);
+        this.pairing.done(client);
         return undefined;
       case 'bootstrap_watch':
         return this.bootstrap.watch(client, msg.jti);
@@ -253,8 +256,6 @@ export class Relay {
     if (client.idleTimer !== null) clearTimeout(client.idleTimer);
     client.idleTimer = null;
     if (client.session !== null) this.pairing.end(client.session, 'peer_disconnected', client);
-    if (client.link !== null) this.backends.cluster?.gone(client);
-    if (client.initLink !== null) this.backends.cluster?.initGone(client);
     this.bootstrap.drop(client);
     if (this.clients.size === 0) this.stopHeartbeat();
   }

@@ -14,7 +14,6 @@ import {
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Relay } from './relay.js';
-import { createSharedStore } from './scale-out/shared-store.js';
 import { VERSION } from './version.js';
 import { waitFor } from './wait.js';
 
@@ -54,17 +53,18 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   const trust = compileTrust(opts.trustProxy);
   const log = opts.logger ?? createLogger(opts.logLevel);
   const metrics: Metrics | undefined = opts.metrics
-    ? createMetrics({
-        sessions: () => relay.registry.size,
-        sockets: () => relay.clients.size,
-        bootstrapInFlight: () => relay.bootstrapInFlight,
-      })
+    ? createMetrics(
+        {
+          sessions: () => relay.registry.size,
+          sockets: () => relay.clients.size,
+          bootstrapInFlight: () => relay.bootstrapInFlight,
+          cluster: () => relay.clusterStatus,
+        },
+        opts.redisUrl !== '',
+      )
     : undefined;
-  const shared =
-    opts.redisUrl === ''
-      ? undefined
-      : createSharedStore(opts.redisUrl, opts.redisSecret, opts.redisTimeoutMs, log);
-  const backends = shared === undefined ? memoryBackends(opts) : sharedBackends(opts, shared, log);
+  const scaleOut = opts.redisUrl !== '';
+  const backends = scaleOut ? sharedBackends(opts, log) : memoryBackends(opts);
   const relay: Relay = new Relay(opts, log, metrics?.events ?? NO_EVENTS, backends);
   const wss = new WebSocketServer({
     noServer: true,
@@ -76,6 +76,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   const handleRequest = createRequestHandler(
     relay,
     VERSION,
+    opts.readyDuringRedisOutage,
     ownMetricsPort ? undefined : metrics?.handle,
   );
   const metricsServer =
@@ -101,7 +102,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     await relay.start();
     server.on('upgrade', handleUpgrade);
     if (!attached) await listen(server, opts.port, opts.host);
-    else if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+    else if (!server.listening) await listening(server);
     if (metricsServer !== undefined) await listen(metricsServer, opts.metricsPort, opts.host);
     address = describe(server);
     const metricsUrl =
@@ -115,7 +116,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
         url: address.url,
         health: address.healthUrl,
         metrics: metricsUrl,
-        scaleOut: shared === undefined ? 'off' : 'redis',
+        scaleOut: scaleOut ? 'redis' : 'off',
         version: VERSION,
       },
       'listening',
@@ -128,8 +129,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
       relay.draining = true;
       relay.goAway();
       await waitFor(() => relay.clients.size === 0, CLOSE_GRACE_MS);
-      relay.dispose();
-      await shared?.close();
+      await relay.dispose();
       wss.close();
       server.off('upgrade', handleUpgrade);
       for (const owned of [attached ? undefined : server, metricsServer]) {
@@ -226,6 +226,22 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       server.off('error', reject);
       resolve();
     });
+  });
+}
+
+/** An attached server the caller listens on: wait for it, and fail (not hang) if it cannot. */
+function listening(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
   });
 }
 

@@ -1,13 +1,38 @@
+/** Why a session ended; every end goes through Pairing.end() with one of these. */
+export type EndReason =
+  | 'done'
+  | 'peer_disconnected'
+  | 'expired'
+  | 'data_limit'
+  | 'burned'
+  | 'shutdown'
+  /** Scale-out: after an outage, another instance was found holding the code. */
+  | 'claim_lost';
+
+export const END_REASONS: readonly EndReason[] = [
+  'done',
+  'peer_disconnected',
+  'expired',
+  'data_limit',
+  'burned',
+  'shutdown',
+  'claim_lost',
+];
+
 /**
- * What a session needs from each of its two ends. A local WebSocket is one
- * (connection.ts); a peer on another instance can be another, which is the
- * seam for scale-out fan-out.
+ * One end of a session, as the protocol core sees it. A local WebSocket is
+ * one (connection.ts); a peer on another instance is another (scale-out):
+ * the core treats both alike, so every rule holds wherever the peer lives.
  */
 export interface Member {
   session: Session | null;
   readonly closed: boolean;
+  /** A data frame from the other end. */
   send(frame: string | Buffer): void;
-  close(code: number, reason: string): void;
+  /** The session now has both ends. */
+  peerFound(): void;
+  /** The session is over; `self` when this member's own act ended it. */
+  ended(reason: EndReason, self: boolean): void;
 }
 
 /**
@@ -21,11 +46,18 @@ export interface Session {
   readonly target: Member;
   /** The target's rate-limit key: an unpaired end is charged to it. */
   readonly targetKey: string;
+  /**
+   * A copy of a session whose target is on another instance (scale-out): it
+   * keeps every rule here, and leaves the counting (metrics) to the owner.
+   */
+  readonly replica: boolean;
   controller: Member | null;
   /** Bytes of `data` frames received for this session, both ways. */
   bytes: number;
   readonly openedAt: number;
   pairedAt: number;
+  /** When the current TTL runs out (epoch ms). */
+  expiresAt: number;
   timer: NodeJS.Timeout | null;
 }
 
@@ -38,13 +70,13 @@ export interface SessionStore {
     target: Member,
     targetKey: string,
     now: number,
+    replica: boolean,
   ): Session | 'otc_in_use' | 'relay_capacity';
   /** Removes the session if it is still the live one for its code. */
   remove(session: Session): boolean;
   all(): IterableIterator<Session>;
 }
 
-/** In-memory; a shared store for scale-out implements the same interface. */
 export class MemorySessionStore implements SessionStore {
   private readonly byCode = new Map<string, Session>();
   private nextId = 1;
@@ -64,6 +96,7 @@ export class MemorySessionStore implements SessionStore {
     target: Member,
     targetKey: string,
     now: number,
+    replica: boolean,
   ): Session | 'otc_in_use' | 'relay_capacity' {
     if (this.byCode.has(code)) return 'otc_in_use';
     if (this.byCode.size >= this.maxSessions) return 'relay_capacity';
@@ -72,10 +105,12 @@ export class MemorySessionStore implements SessionStore {
       code,
       target,
       targetKey,
+      replica,
       controller: null,
       bytes: 0,
       openedAt: now,
       pairedAt: 0,
+      expiresAt: 0,
       timer: null,
     };
     this.byCode.set(code, session);

@@ -56,4 +56,27 @@ describe('configuration table', () => {
       expect(row).toContain(`\`${defaultText(s)}\``);
     }
   });
+
+  it("README.md's options table is SETTINGS, row for row, in order", () => {
+    const lines = read('README.md').split('\n');
+    const head = lines.findIndex((l) => /^\| flag +\| variable +\| default +\| meaning/.test(l));
+    expect(head, 'options table not found').toBeGreaterThanOrEqual(0);
+    const rows: string[][] = [];
+    for (let i = head + 2; lines[i]?.startsWith('|') === true; i++) {
+      rows.push(
+        (lines[i] as string)
+          .split('|')
+          .slice(1, -1)
+          .map((cell) => cell.trim()),
+      );
+    }
+    expect(rows).toEqual(
+      SETTINGS.map((s) => [
+        `\`${s.flag}\``,
+        `\`${s.env}\``,
+        `\`${defaultText(s)}\``,
+        s.description,
+      ]),
+    );
+  });
 });

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseCli } from '../src/cli-options.js';
+import { ConfigError, describeOptionError, parseCli } from '../src/cli-options.js';
+import { isOptionError, resolveOptions } from '../src/config.js';
+
+/** The ConfigError `fn` throws; fails the test if it throws none or another kind. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
 
 const run = (argv: string[], env: Record<string, string> = {}): Record<string, unknown> => {
   const command = parseCli(argv, env);
@@ -34,6 +46,67 @@ describe('parseCli', () => {
     expect(() => run([], { RELAY_MAX_SESSIONS: '0' })).toThrow(/RELAY_MAX_SESSIONS/);
     expect(() => run(['--bogus'])).toThrow(/bogus/);
     expect(() => run(['positional'])).toThrow(ConfigError);
+  });
+
+  it('errors carry the option at fault, naming the variable or the flag the user set', () => {
+    const fromEnv = configError(() => run([], { RELAY_PEER_TIMEOUT_MS: '100' }));
+    expect(fromEnv.option).toBe('peerTimeoutMs');
+    expect(fromEnv.message).toMatch(/^RELAY_PEER_TIMEOUT_MS must be an integer from 300 to 60000/);
+    expect(fromEnv.message).not.toContain('--peer-timeout-ms');
+
+    const fromFlag = configError(() => run(['--port', '70000'], { PORT: '1' }));
+    expect(fromFlag.option).toBe('port');
+    expect(fromFlag.message).toMatch(/^--port /);
+    expect(fromFlag.message).not.toContain('PORT');
+
+    expect(configError(() => run([], { AMESH_TRUST_PROXY: 'maybe' })).option).toBe('trustProxy');
+    expect(configError(() => run([], { LOG_LEVEL: 'loud' })).option).toBe('logLevel');
+    expect(configError(() => run(['--host', ''])).option).toBe('host');
+    const bool = configError(() => run([], { RELAY_READY_DURING_REDIS_OUTAGE: 'perhaps' }));
+    expect(bool.option).toBe('readyDuringRedisOutage');
+    expect(bool.message).toMatch(/RELAY_READY_DURING_REDIS_OUTAGE.*1\/true\/yes/);
+    expect(configError(() => run(['--bogus'])).option).toBeUndefined();
+  });
+
+  it('integers: digits only, then the library range', () => {
+    for (const raw of ['1e3', '0x10', '-1', '3.5', '300ms']) {
+      expect(configError(() => run([], { RELAY_PEER_TIMEOUT_MS: raw })).option).toBe(
+        'peerTimeoutMs',
+      );
+    }
+    expect(run([], { RELAY_PEER_TIMEOUT_MS: '0300' })['peerTimeoutMs']).toBe(300);
+  });
+
+  it('the scale-out settings parse from variables and flags', () => {
+    expect(
+      run([], { RELAY_PEER_TIMEOUT_MS: '5000', RELAY_READY_DURING_REDIS_OUTAGE: 'no' }),
+    ).toEqual({ peerTimeoutMs: 5000, readyDuringRedisOutage: false });
+    expect(
+      run(['--peer-timeout-ms', '60000', '--no-ready-during-redis-outage'], {
+        RELAY_PEER_TIMEOUT_MS: '5000',
+        RELAY_READY_DURING_REDIS_OUTAGE: 'yes',
+      }),
+    ).toEqual({ peerTimeoutMs: 60_000, readyDuringRedisOutage: false });
+    expect(run(['--ready-during-redis-outage'])['readyDuringRedisOutage']).toBe(true);
+  });
+
+  it('an empty --redis-url turns scale-out off over REDIS_URL; an empty variable is unset', () => {
+    const options = run(['--redis-url', ''], { REDIS_URL: 'redis://r:6379' });
+    expect(options).toEqual({ redisUrl: '' });
+    expect(() => resolveOptions(options)).not.toThrow();
+    expect(run([], { REDIS_URL: ' ', RELAY_REDIS_SECRET: '' })).toEqual({});
+  });
+
+  it('a cross-field error from the library names flag and variable', () => {
+    const options = run([], { REDIS_URL: 'redis://r:6379' });
+    let err: unknown;
+    try {
+      resolveOptions(options);
+    } catch (e) {
+      err = e;
+    }
+    if (!isOptionError(err)) throw new Error('expected an option error');
+    expect(describeOptionError(err)).toMatch(/^--redis-secret \/ RELAY_REDIS_SECRET /);
   });
 
   it('help and version', () => {

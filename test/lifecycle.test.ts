@@ -122,6 +122,26 @@ describe('programmatic API', () => {
     expect(() => createRelayServer({ trustProxy: 'maybe' })).toThrow(/trustProxy/);
     expect(() => createRelayServer({ logLevel: 'loud' as never })).toThrow(/logLevel/);
     expect(() => createRelayServer({ allowLongCodes: 'yes' as never })).toThrow(/allowLongCodes/);
+    expect(() => createRelayServer({ redisUrl: 'redis://r:6379' })).toThrow(/redisSecret/);
+    for (const [options, key] of [
+      [{ sessionTtlMs: 0 }, 'sessionTtlMs'],
+      [{ trustProxy: 'maybe' }, 'trustProxy'],
+      [{ redisUrl: 'redis://r:6379' }, 'redisSecret'],
+    ] as const) {
+      let err: unknown;
+      try {
+        createRelayServer(options);
+      } catch (e) {
+        err = e;
+      }
+      expect(err instanceof TypeError || err instanceof RangeError).toBe(true);
+      expect(err).toHaveProperty('option', key);
+    }
+  });
+
+  it("'' turns redisUrl, redisSecret and trustProxy off", async () => {
+    const relay = createRelayServer({ redisUrl: '', redisSecret: '', trustProxy: '' });
+    await relay.stop();
   });
 
   it('start() on a taken port rejects', async () => {

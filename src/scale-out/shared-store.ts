@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
  * The Redis connections of one relay instance: one for commands and
  * publishing (Redis keeps one connection's messages in order), one for its
  * own channel. Keys and channels carry an HMAC, never a plain code or jti:
- * a plain hash of a 6-digit code is reversed in milliseconds.
+ * a plain hash of a 6-digit code is reversed in milliseconds. Opening,
+ * subscribing and closing them is the cluster's job (membership.ts).
  */
 export interface SharedStore {
   readonly command: Redis;
@@ -16,10 +17,8 @@ export interface SharedStore {
   /** `pr:<kind>:<HMAC(value)>` */
   key(kind: string, value: string): string;
   channel(instanceId: string): string;
-  healthy(): boolean;
-  /** Resolves once both connections are ready, or after `waitMs` (then degraded, still retrying). */
-  connect(waitMs: number): Promise<void>;
-  close(): Promise<void>;
+  /** The key that says an instance is alive (refreshed on a timer, short TTL). */
+  presenceKey(instanceId: string): string;
 }
 
 const KEY_PREFIX = 'pr:';
@@ -40,13 +39,17 @@ export function createSharedStore(
     maxRetriesPerRequest: 1,
     commandTimeout: timeoutMs,
     connectTimeout: Math.max(timeoutMs, 1000),
-    retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+    // Back within a second of Redis returning, however long it was away.
+    retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
   };
   const command = new RedisClient(url, options);
   const subscriber = new RedisClient(url, {
     ...options,
     enableOfflineQueue: true,
     commandTimeout: undefined,
+    // ioredis resubscribes only channels it saw confirmed; membership.ts
+    // subscribes on every connect instead, whatever happened before.
+    autoResubscribe: false,
   });
   const instanceId = randomBytes(12).toString('base64url');
   let reported: string | undefined;
@@ -72,24 +75,8 @@ export function createSharedStore(
     channel(id) {
       return `${KEY_PREFIX}instance:${id}`;
     },
-    healthy() {
-      return command.status === 'ready' && subscriber.status === 'ready';
-    },
-    async connect(waitMs) {
-      // A relay starts (degraded) while Redis is away; ioredis keeps retrying.
-      const ready = [command, subscriber].map((client) =>
-        client.connect().then(
-          () => undefined,
-          () => undefined,
-        ),
-      );
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
-      await Promise.race([Promise.all(ready), timeout]);
-      clearTimeout(timer);
-    },
-    async close() {
-      await Promise.all([command, subscriber].map((c) => c.quit().catch(() => c.disconnect())));
+    presenceKey(id) {
+      return `${KEY_PREFIX}alive:${id}`;
     },
   };
 }

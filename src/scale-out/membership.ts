@@ -1,0 +1,218 @@
+import type { Logger } from 'pino';
+import type { ClusterStatus, StoreState } from '../cluster-seam.js';
+import type { Bus } from './bus.js';
+import type { SharedStore } from './shared-store.js';
+
+/** A part of the cluster that holds work shared with other instances. */
+export interface MemberPart {
+  instances(): Set<string>;
+  instanceDead(instance: string): void;
+  /** Writes back this instance's claims; rejects if Redis could not take them all. */
+  reclaim(): Promise<void>;
+}
+
+export interface MembershipOptions {
+  timeoutMs: number;
+  /** An instance unheard this long is taken for dead. */
+  peerTimeoutMs: number;
+}
+
+// Own pings unseen for this many probes: the subscription is stalled; reconnect it.
+const MISSED_PINGS = 3;
+
+/**
+ * This instance's standing in the cluster, kept true whatever the order in
+ * which things start or fail: one probe on a timer refreshes the presence
+ * key (its answer time tells a slow or silent Redis), checks that a ping to
+ * our own channel comes back (the subscription really delivers), writes
+ * claims back after any outage, and ends work shared with instances whose
+ * presence key is gone.
+ */
+export class Membership {
+  private store: StoreState = 'unreachable';
+  private subscribed = false;
+  private pingSent = 0;
+  private pingSeen = 0;
+  private missed = 0;
+  private reclaimed = false;
+  /** Since when every probe succeeded (null: the last one failed). */
+  private reachableSince: number | null = null;
+  private lastPresence = 0;
+  private lapsed = false;
+  private ticking = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly intervalMs: number;
+
+  constructor(
+    private readonly redis: SharedStore,
+    private readonly bus: Bus,
+    private readonly parts: readonly MemberPart[],
+    private readonly opts: MembershipOptions,
+    private readonly log: Logger,
+    private readonly onMessage: (text: string) => void,
+  ) {
+    this.intervalMs = Math.max(100, Math.min(1_000, Math.floor(opts.peerTimeoutMs / 3)));
+  }
+
+  status(): ClusterStatus {
+    const { command, subscriber } = this.redis;
+    const connected = command.status === 'ready' && subscriber.status === 'ready';
+    const confirmed = this.subscribed && this.pingSeen > 0 && this.missed < 2;
+    return {
+      // A dropped connection is known at once; a silent one shows at the next probe.
+      store: connected ? this.store : 'unreachable',
+      membership: !confirmed ? 'unsubscribed' : !this.reclaimed ? 'reclaiming' : 'ok',
+    };
+  }
+
+  /** Connects; resolves once fully in the cluster, or after `waitMs` (then keeps trying). */
+  async start(waitMs: number): Promise<void> {
+    const { command, subscriber } = this.redis;
+    subscriber.on('message', (_channel: string, text: string) => this.onMessage(text));
+    // Whatever the boot order or the outage, every connect subscribes afresh.
+    subscriber.on('ready', () => this.subscribe());
+    subscriber.on('close', () => {
+      this.subscribed = false;
+      this.pingSeen = 0;
+    });
+    command.on('ready', () => void this.tick());
+    command.on('close', () => {
+      this.reclaimed = false;
+    });
+    for (const client of [command, subscriber]) client.connect().catch(() => undefined);
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline && this.status().membership !== 'ok') {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Our own ping came back through the channel. */
+  pinged(n: number): void {
+    if (n > this.pingSeen) this.pingSeen = n;
+    this.missed = 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    const { command, subscriber } = this.redis;
+    // Leave at once rather than after the presence key's TTL.
+    await command.del(this.redis.presenceKey(this.bus.self)).catch(() => undefined);
+    await Promise.all([command, subscriber].map((c) => c.quit().catch(() => c.disconnect())));
+  }
+
+  private subscribe(): void {
+    const { subscriber } = this.redis;
+    subscriber.subscribe(this.redis.channel(this.bus.self)).then(
+      () => {
+        this.subscribed = true;
+        this.ping();
+      },
+      (err: Error) => {
+        this.subscribed = false;
+        this.log.debug({ err: err.message }, 'subscribe failed');
+      },
+    );
+  }
+
+  private ping(): void {
+    const n = ++this.pingSent;
+    this.bus.send(this.bus.self, { t: 'ping', n }).then(
+      (heard) => {
+        // Redis has no subscription for our channel, whatever ioredis thinks.
+        if (heard === 0 && this.redis.subscriber.status === 'ready') this.subscribe();
+      },
+      () => undefined,
+    );
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.timer === null) return;
+    this.ticking = true;
+    try {
+      if (!(await this.probe())) return;
+      this.checkChannel();
+      if (!this.reclaimed) await this.reclaim();
+      await this.checkPeers();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Refreshes our presence key; its answer (or none) within the timeout is the store's state. */
+  private async probe(): Promise<boolean> {
+    const { command } = this.redis;
+    try {
+      await command.set(this.redis.presenceKey(this.bus.self), '1', 'PX', this.opts.peerTimeoutMs);
+    } catch {
+      this.store = command.status === 'ready' ? 'slow' : 'unreachable';
+      this.reachableSince = null;
+      if (!this.lapsed && Date.now() - this.lastPresence > this.opts.peerTimeoutMs) {
+        // The others now take us for dead and end their side: end ours, and
+        // write our claims back once we are heard again.
+        this.lapsed = true;
+        this.reclaimed = false;
+        this.log.warn('presence lapsed: sessions shared with other instances end');
+        for (const part of this.parts) for (const id of part.instances()) part.instanceDead(id);
+      }
+      return false;
+    }
+    const now = Date.now();
+    if (this.store !== 'ok') this.log.info('redis answering in time');
+    this.store = 'ok';
+    this.lastPresence = now;
+    this.lapsed = false;
+    this.reachableSince ??= now;
+    return true;
+  }
+
+  private checkChannel(): void {
+    const { subscriber } = this.redis;
+    if (!this.subscribed) {
+      if (subscriber.status === 'ready') this.subscribe();
+      return;
+    }
+    if (this.pingSeen < this.pingSent) this.missed++;
+    if (this.missed >= MISSED_PINGS) {
+      this.log.warn('own channel silent: reconnecting the subscriber');
+      this.missed = 0;
+      this.subscribed = false;
+      subscriber.disconnect(true);
+      return;
+    }
+    this.ping();
+  }
+
+  private async reclaim(): Promise<void> {
+    try {
+      await Promise.all(this.parts.map((part) => part.reclaim()));
+      this.reclaimed = true;
+    } catch {
+      // Next probe tries again; until then /ready says 'reclaiming'.
+    }
+  }
+
+  private async checkPeers(): Promise<void> {
+    // A store that just came back (a restart loses every key) has not yet
+    // heard from the others: give them one presence TTL to refresh.
+    const since = this.reachableSince;
+    if (since === null || Date.now() - since < this.opts.peerTimeoutMs) return;
+    const ids = new Set<string>();
+    for (const part of this.parts) for (const id of part.instances()) ids.add(id);
+    ids.delete(this.bus.self);
+    if (ids.size === 0) return;
+    const list = [...ids];
+    let present: Array<string | null>;
+    try {
+      present = await this.redis.command.mget(list.map((id) => this.redis.presenceKey(id)));
+    } catch {
+      return;
+    }
+    list.forEach((id, i) => {
+      if (present[i] !== null) return;
+      this.log.warn('an instance sharing sessions with this one is gone');
+      for (const part of this.parts) part.instanceDead(id);
+    });
+  }
+}
