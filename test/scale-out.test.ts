@@ -11,6 +11,7 @@ import {
   type TestClient,
 } from './helpers/relay.js';
 import { hasRedis, startRedis, type TestRedis } from './helpers/redis.js';
+import { listenOn as listenAt, pairAcross as pairBetween, SECRET } from './helpers/cluster.js';
 
 if (!hasRedis) {
   const message = 'redis-server is not installed: the scale-out tests are SKIPPED';
@@ -19,28 +20,12 @@ if (!hasRedis) {
   console.warn(`\n*** ${message} (apt-get install redis-server) ***\n`);
 }
 
-const SECRET = 'test-secret-0123456789';
 const describeRedis = hasRedis ? describe : describe.skip;
 
-async function listenOn(relay: StartedRelay, code: string, headers = {}): Promise<TestClient> {
-  const target = await wsConnect(relay.url, headers);
-  target.send({ type: 'listen', otc: code });
-  expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
-  return target;
-}
-
-async function pairAcross(
-  a: StartedRelay,
-  b: StartedRelay,
-  code: string,
-): Promise<{ target: TestClient; controller: TestClient }> {
-  const target = await listenOn(a, code);
-  const controller = await wsConnect(b.url);
-  controller.send({ type: 'connect', otc: code });
-  expect(await controller.next()).toEqual({ type: 'peer_found' });
-  expect(await target.next()).toEqual({ type: 'peer_found' });
-  return { target, controller };
-}
+const listenOn = (relay: StartedRelay, code: string, headers = {}): Promise<TestClient> =>
+  listenAt(relay.url, code, headers);
+const pairAcross = (a: StartedRelay, b: StartedRelay, code: string) =>
+  pairBetween(a.url, b.url, code);
 
 describeRedis('scale-out on Redis', () => {
   let redis: TestRedis;

@@ -28,10 +28,14 @@ function launch(port: number): Promise<ChildProcess> {
   });
 }
 
-/** A private redis-server on a free port, no persistence. */
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * A private redis-server on a free port, no persistence. With `notYet`, the
+ * port is chosen but the server only starts at restart(): for boot orders
+ * where the relay comes first.
+ */
+export async function startRedis(opts: { notYet?: boolean } = {}): Promise<TestRedis> {
   const port = await freePort();
-  let child: ChildProcess | undefined = await launch(port);
+  let child: ChildProcess | undefined = opts.notYet === true ? undefined : await launch(port);
   const stop = async (): Promise<void> => {
     const c = child;
     child = undefined;

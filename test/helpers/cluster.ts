@@ -1,0 +1,51 @@
+import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { wsConnect, type TestClient } from './relay.js';
+
+export const SECRET = 'test-secret-0123456789';
+
+/** A target listening under `code` on the relay at `url`, ack received. */
+export async function listenOn(
+  url: string,
+  code: string,
+  headers: Record<string, string> = {},
+): Promise<TestClient> {
+  const target = await wsConnect(url, headers);
+  target.send({ type: 'listen', otc: code });
+  expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
+  return target;
+}
+
+/** Target on the first relay, controller on the second, both told peer_found. */
+export async function pairAcross(
+  targetUrl: string,
+  controllerUrl: string,
+  code: string,
+): Promise<{ target: TestClient; controller: TestClient }> {
+  const target = await listenOn(targetUrl, code);
+  const controller = await wsConnect(controllerUrl);
+  controller.send({ type: 'connect', otc: code });
+  expect(await controller.next()).toEqual({ type: 'peer_found' });
+  expect(await target.next()).toEqual({ type: 'peer_found' });
+  return { target, controller };
+}
+
+/** Data both ways across a pairing: the session is alive end to end. */
+export async function exchange(
+  target: TestClient,
+  controller: TestClient,
+  tag: string,
+): Promise<void> {
+  target.send({ type: 'data', payload: `t:${tag}` });
+  expect(await controller.next()).toEqual({ type: 'data', payload: `t:${tag}` });
+  controller.send({ type: 'data', payload: `c:${tag}` });
+  expect(await target.next()).toEqual({ type: 'data', payload: `c:${tag}` });
+}
+
+/** Nothing the relay leaves in Redis outlives its TTL: every key has one. */
+export async function expectEveryKeyExpires(admin: Redis): Promise<void> {
+  const keys = await admin.keys('*');
+  const ttls = await Promise.all(keys.map((key) => admin.pttl(key)));
+  const forever = keys.filter((_, i) => (ttls[i] as number) < 0);
+  expect(forever).toEqual([]);
+}
