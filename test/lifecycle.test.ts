@@ -170,6 +170,19 @@ describe('programmatic API', () => {
     expect(server.listening).toBe(true);
     await new Promise((resolve) => server.close(resolve));
   });
+
+  it('start() on an attached server that fails to listen rejects instead of waiting forever', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    const server = createServer();
+    const relay = createRelayServer({ server, logLevel: 'silent' });
+    const started = relay.start();
+    server.listen(port, '127.0.0.1');
+    await expect(started).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await relay.stop();
+    await new Promise((resolve) => taken.close(resolve));
+  });
 });
 
 describe('graceful drain', () => {
