@@ -34,7 +34,7 @@ export function startServer(cmd, args, env = {}) {
 }
 
 export async function stopServer(server) {
-  if (server.child.exitCode !== null) return;
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
   const exited = new Promise((r) => server.child.once('exit', r));
   server.child.kill('SIGKILL');
   await exited;

@@ -6,7 +6,7 @@ import { cpus } from 'node:os';
 import autocannon from 'autocannon';
 import { forwarding, holdSessions, pairings } from './load.mjs';
 import { coldStartMs, cpuSeconds, rssKiB, startServer, stopServer } from './proc.mjs';
-import { measureScaleOut } from './scale-out.mjs';
+import { measureFaults, measureScaleOut } from './scale-out.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
@@ -193,12 +193,32 @@ if (scaleOut.skipped === undefined) {
   ].join('\n');
   console.log('\n' + scaleTable);
 }
+const faults = await measureFaults(`${root}dist/cli.js`, relayEnv, quick ? 3 : 5);
+console.log(JSON.stringify({ target: 'scale-out faults: 2 node instances + redis', ...faults }));
+let faultTable = '';
+if (faults.skipped === undefined) {
+  const row = (label, f) => `| ${label} | ${fmt(f.median)} | ${fmt(f.max)} |`;
+  faultTable = [
+    `| scale-out faults (defaults: peer timeout 3 s, Redis timeout 1 s), ${faults.rounds} rounds | median ms | max ms |`,
+    '|---|---|---|',
+    row(
+      'owner killed (SIGKILL) → quiet controller elsewhere gets `peer_disconnected`',
+      faults.deathToPeerDisconnectedMs,
+    ),
+    row('Redis up (instances booted first) → `/ready` 200 on both', faults.redisUpToReadyMs),
+    row(
+      'Redis up (instances booted first) → first cross-instance pairing',
+      faults.redisUpToCrossPairingMs,
+    ),
+  ].join('\n');
+  console.log('\n' + faultTable);
+}
 console.log(
   `\n${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}; load generator and servers share the cores. ${((Date.now() - started) / 1000).toFixed(0)} s.`,
 );
 mkdirSync(`${root}bench/results`, { recursive: true });
 writeFileSync(
   `${root}bench/results/latest.json`,
-  JSON.stringify({ results, floor, scaleOut, date: new Date().toISOString() }, null, 2),
+  JSON.stringify({ results, floor, scaleOut, faults, date: new Date().toISOString() }, null, 2),
 );
-writeFileSync(`${root}bench/results/latest.md`, `${table}\n\n${scaleTable}\n`);
+writeFileSync(`${root}bench/results/latest.md`, `${table}\n\n${scaleTable}\n\n${faultTable}\n`);

@@ -2,6 +2,7 @@
 // sharing a Redis, beside pairings on one instance, measured in the same run.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { bootBeforeRedis, deathToPeerDisconnected } from './faults.mjs';
 import { pairings } from './load.mjs';
 import { startServer, stopServer } from './proc.mjs';
 
@@ -13,8 +14,8 @@ const freePort = () =>
     });
   });
 
-async function startRedis() {
-  const port = await freePort();
+async function startRedis(port) {
+  port ??= await freePort();
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -28,8 +29,10 @@ async function startRedis() {
     });
     child.once('exit', () => reject(new Error('redis-server exited')));
   });
-  return { url: `redis://127.0.0.1:${port}`, child };
+  return { url: `redis://127.0.0.1:${port}`, child, port };
 }
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function measureScaleOut(cliPath, relayEnv, durationMs) {
   if (spawnSync('redis-server', ['--version']).status !== 0) return { skipped: 'no redis-server' };
@@ -46,4 +49,43 @@ export async function measureScaleOut(cliPath, relayEnv, durationMs) {
     await stopServer(b);
     redis.child.kill('SIGKILL');
   }
+}
+
+/** Fault figures, median of `rounds`, with the default timeouts (peer 3 s, Redis 1 s). */
+export async function measureFaults(cliPath, relayEnv, rounds) {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return { skipped: 'no redis-server' };
+  const redis = await startRedis();
+  const secret = 'bench-secret-0123456789';
+  const deaths = [];
+  try {
+    const vars = { ...relayEnv, REDIS_URL: redis.url, RELAY_REDIS_SECRET: secret };
+    for (let i = 0; i < rounds; i++)
+      deaths.push(await deathToPeerDisconnected({ cli: cliPath, vars }));
+  } finally {
+    redis.child.kill('SIGKILL');
+  }
+  const boots = [];
+  for (let i = 0; i < rounds; i++) {
+    const port = await freePort();
+    const vars = {
+      ...relayEnv,
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      RELAY_REDIS_SECRET: secret,
+    };
+    boots.push(
+      await bootBeforeRedis({ cli: cliPath, vars }, async (p) => (await startRedis(p)).child, port),
+    );
+  }
+  return {
+    rounds,
+    deathToPeerDisconnectedMs: { median: median(deaths), max: Math.max(...deaths) },
+    redisUpToReadyMs: {
+      median: median(boots.map((b) => b.readyMs)),
+      max: Math.max(...boots.map((b) => b.readyMs)),
+    },
+    redisUpToCrossPairingMs: {
+      median: median(boots.map((b) => b.pairedMs)),
+      max: Math.max(...boots.map((b) => b.pairedMs)),
+    },
+  };
 }

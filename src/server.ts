@@ -52,6 +52,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   const opts = resolveOptions(options);
   const trust = compileTrust(opts.trustProxy);
   const log = opts.logger ?? createLogger(opts.logLevel);
+  const scaleOut = opts.redisUrl !== '';
   const metrics: Metrics | undefined = opts.metrics
     ? createMetrics(
         {
@@ -60,10 +61,9 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
           bootstrapInFlight: () => relay.bootstrapInFlight,
           cluster: () => relay.clusterStatus,
         },
-        opts.redisUrl !== '',
+        scaleOut,
       )
     : undefined;
-  const scaleOut = opts.redisUrl !== '';
   const backends = scaleOut ? sharedBackends(opts, log) : memoryBackends(opts);
   const relay: Relay = new Relay(opts, log, metrics?.events ?? NO_EVENTS, backends);
   const wss = new WebSocketServer({

@@ -58,6 +58,8 @@ describe(`k8s scale-out overlay (${rendered ? 'kubectl kustomize' : 'files as wr
       key: 'redis-secret',
     });
     for (const name of env.keys()) expect(KNOWN_ENV.has(name), name).toBe(true);
+    // Consistent with the documented default: a Redis outage does not empty the Service.
+    expect(env.get('RELAY_READY_DURING_REDIS_OUTAGE').value).toBe('1');
   });
 
   it('Redis keeps nothing on disk and is locked down', () => {

@@ -295,6 +295,22 @@ describeRedis('scale-out faults', () => {
     });
   }
 
+  it('stop() while Redis is silent still ends, within the Redis timeout or so', async () => {
+    const proxy = await startFaultProxy(redis.port);
+    try {
+      const relay = await startRelay(options(proxy.url));
+      await eventually(() => allReady([relay]), 10_000);
+      const target = await listenOn(relay.url, '474747');
+      proxy.setMode('blackhole');
+      const started = Date.now();
+      await relay.relay.stop();
+      expect(Date.now() - started).toBeLessThan(2_000 + 4 * TIMEOUT_MS);
+      expect((await target.closed).code).toBe(1001);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a second remote bootstrap_init replaces the first: a stale answer goes nowhere', async () => {
     const [a, b] = await Promise.all([
       startRelay(options(redis.url)),

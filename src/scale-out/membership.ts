@@ -17,6 +17,14 @@ export interface MembershipOptions {
   peerTimeoutMs: number;
 }
 
+/** Waits for `promise` at most `ms`; never rejects. */
+async function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([promise.catch(() => undefined), timeout]);
+  clearTimeout(timer);
+}
+
 // Own pings unseen for this many probes: the subscription is stalled; reconnect it.
 const MISSED_PINGS = 3;
 
@@ -31,6 +39,8 @@ const MISSED_PINGS = 3;
 export class Membership {
   private store: StoreState = 'unreachable';
   private subscribed = false;
+  /** When the SUBSCRIBE still unanswered was sent (0: none in flight). */
+  private subscribing = 0;
   private pingSent = 0;
   private pingSeen = 0;
   private missed = 0;
@@ -73,6 +83,7 @@ export class Membership {
     subscriber.on('ready', () => this.subscribe());
     subscriber.on('close', () => {
       this.subscribed = false;
+      this.subscribing = 0;
       this.pingSeen = 0;
     });
     command.on('ready', () => void this.tick());
@@ -94,22 +105,36 @@ export class Membership {
   }
 
   async close(): Promise<void> {
+    const started = this.timer !== null;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     const { command, subscriber } = this.redis;
-    // Leave at once rather than after the presence key's TTL.
-    await command.del(this.redis.presenceKey(this.bus.self)).catch(() => undefined);
-    await Promise.all([command, subscriber].map((c) => c.quit().catch(() => c.disconnect())));
+    if (started && command.status === 'ready') {
+      // Leave at once rather than after the presence key's TTL.
+      await command.del(this.redis.presenceKey(this.bus.self)).catch(() => undefined);
+    }
+    // QUIT flushes what is queued (the last messages to other instances), but a
+    // silent Redis must not hold up a shutdown: bounded, then cut.
+    await Promise.all(
+      [command, subscriber].map(async (client) => {
+        if (client.status === 'ready') await bounded(client.quit(), this.opts.timeoutMs);
+        client.disconnect();
+      }),
+    );
   }
 
   private subscribe(): void {
     const { subscriber } = this.redis;
+    const sent = Date.now();
+    this.subscribing = sent;
     subscriber.subscribe(this.redis.channel(this.bus.self)).then(
       () => {
+        if (this.subscribing === sent) this.subscribing = 0;
         this.subscribed = true;
         this.ping();
       },
       (err: Error) => {
+        if (this.subscribing === sent) this.subscribing = 0;
         this.subscribed = false;
         this.log.debug({ err: err.message }, 'subscribe failed');
       },
@@ -170,7 +195,13 @@ export class Membership {
   private checkChannel(): void {
     const { subscriber } = this.redis;
     if (!this.subscribed) {
-      if (subscriber.status === 'ready') this.subscribe();
+      if (subscriber.status !== 'ready') return;
+      if (this.subscribing === 0) return this.subscribe();
+      // A SUBSCRIBE unanswered this long went into a silent connection: start over.
+      if (Date.now() - this.subscribing > MISSED_PINGS * this.intervalMs) {
+        this.subscribing = 0;
+        subscriber.disconnect(true);
+      }
       return;
     }
     if (this.pingSeen < this.pingSent) this.missed++;
