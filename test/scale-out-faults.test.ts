@@ -295,6 +295,60 @@ describeRedis('scale-out faults', () => {
     });
   }
 
+  it('200 ms of Redis latency each way: cross-instance pairings still work end to end', async () => {
+    const proxy = await startFaultProxy(redis.port);
+    try {
+      // The default timeout (1 s) absorbs 400 ms round trips.
+      const opts = options(proxy.url, { redisTimeoutMs: 1_000 });
+      const [a, b] = await Promise.all([startRelay(opts), startRelay(opts)]);
+      await eventually(() => allReady([a, b]), 10_000);
+      proxy.setMode('latency', 200);
+      const { target, controller } = await pairAcross(a.url, b.url, '484848');
+      await exchange(target, controller, 'slow but fine');
+      controller.send({ type: 'done' });
+      expect(await target.next()).toEqual({ type: 'done' });
+      expect((await readyOf(a)).body['status']).toBe('ready');
+      proxy.setMode('pass');
+      await expectDrained([a, b]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('connections to Redis reset every 300 ms: every session ends with an answer, none leaks', async () => {
+    const proxy = await startFaultProxy(redis.port);
+    try {
+      const opts = options(proxy.url, { pairedTtlMs: 4_000, sessionTtlMs: 4_000 });
+      const [a, b] = await Promise.all([startRelay(opts), startRelay(opts)]);
+      await eventually(() => allReady([a, b]), 10_000);
+      const pairs = await Promise.all(
+        ['494949', '505050', '515151'].map((code) => pairAcross(a.url, b.url, code)),
+      );
+      const resets = setInterval(() => {
+        proxy.setMode('reset');
+        setTimeout(() => proxy.setMode('pass'), 50);
+      }, 300);
+      try {
+        // Each side hears something about its session before the paired TTL ends it.
+        for (const { target, controller } of pairs) {
+          for (const client of [target, controller]) {
+            const seen = await client.next(6_000);
+            expect(['peer_disconnected', 'otc_expired']).toContain(seen['code']);
+          }
+        }
+      } finally {
+        clearInterval(resets);
+        proxy.setMode('pass');
+      }
+      await expectDrained([a, b]);
+      await eventually(() => allReady([a, b]), 10_000);
+      const again = await pairAcross(a.url, b.url, '525252');
+      await exchange(again.target, again.controller, 'after the resets');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('stop() while Redis is silent still ends, within the Redis timeout or so', async () => {
     const proxy = await startFaultProxy(redis.port);
     try {

@@ -173,7 +173,13 @@ export class RemoteSessions implements Rendezvous, PeerLink {
 
   /** That instance is gone: its sessions' peers here are told at once. */
   instanceDead(instance: string): void {
-    for (const peer of [...this.peers.values()]) if (peer.instance === instance) this.lost(peer);
+    for (const peer of [...this.peers.values()]) {
+      if (peer.instance !== instance) continue;
+      // Ended here with an end sent there too: if it is alive after all (only
+      // its presence lapsed), its side ends now instead of at the TTL.
+      if (peer.session !== null) this.host.end(peer.session, 'peer_disconnected');
+      else this.forget(peer);
+    }
     for (const [l, join] of [...this.pending])
       if (join.owner === instance) this.settle(l, 'otc_not_found');
   }
