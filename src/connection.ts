@@ -1,17 +1,20 @@
-import type { WebSocket } from 'ws';
 import { errorFrame } from './errors.js';
 import { DONE_FRAME, PEER_FOUND_FRAME } from './protocol/messages.js';
 import type { EndReason, Member, Session } from './sessions.js';
+import type { Socket, SocketEvents } from './transport/socket.js';
 
-const OPEN = 1;
 // A peer that does not answer our close frame is cut off after this, not after
 // ws's own 30 s, so it stops holding a slot of the socket caps.
 const CLOSE_ANSWER_MS = 2_000;
-// Frames always go out as text, including raw text frames relayed as bytes.
-const AS_TEXT = { binary: false } as const;
 
-/** What the relay knows about one WebSocket. */
-export class Client implements Member {
+/** Where a client's socket events go: the relay. */
+export interface ClientHost {
+  onFrame(client: Client, frame: Buffer | string): void;
+  onClose(client: Client): void;
+}
+
+/** What the relay knows about one WebSocket; it receives that socket's events itself. */
+export class Client implements Member, SocketEvents {
   session: Session | null = null;
   /** jtis this socket watches as a bootstrap controller. */
   watches: Set<string> | null = null;
@@ -20,23 +23,40 @@ export class Client implements Member {
   /** Set by any inbound frame or pong; cleared by each heartbeat. */
   alive = true;
   closed = false;
+  /** Reading stopped while the backlog is long. */
+  paused = false;
   idleTimer: NodeJS.Timeout | null = null;
+  /** Cuts off a socket that does not answer our close frame. */
+  closeTimer: NodeJS.Timeout | null = null;
   /** Frames that arrived while an asynchronous step (a rate-limit call) ran; keeps order. */
   backlog: Array<Buffer | string> | null = null;
 
   constructor(
-    readonly ws: WebSocket,
+    readonly socket: Socket,
     /** The rate-limit key: client address, IPv6 by /64. */
     readonly key: string,
     private readonly maxBufferedBytes: number,
+    private readonly host: ClientHost,
   ) {}
+
+  frame(data: Buffer | string): void {
+    this.host.onFrame(this, data);
+  }
+
+  pong(): void {
+    this.alive = true;
+  }
+
+  gone(): void {
+    this.host.onClose(this);
+  }
 
   /** Sends a frame; a reader that lets its buffer grow past the cap is cut off. */
   send(frame: string | Buffer): void {
-    const ws = this.ws;
-    if (ws.readyState !== OPEN) return;
-    ws.send(frame, AS_TEXT);
-    if (ws.bufferedAmount > this.maxBufferedBytes) ws.terminate();
+    const socket = this.socket;
+    if (!socket.isOpen) return;
+    socket.send(frame);
+    if (socket.bufferedAmount > this.maxBufferedBytes) socket.terminate();
   }
 
   peerFound(): void {
@@ -70,11 +90,10 @@ export class Client implements Member {
   }
 
   close(code: number, reason: string): void {
-    if (this.ws.readyState !== OPEN) return;
-    this.ws.close(code, reason);
-    const ws = this.ws;
-    const timer = setTimeout(() => ws.terminate(), CLOSE_ANSWER_MS);
-    ws.once('close', () => clearTimeout(timer));
+    const socket = this.socket;
+    if (!socket.isOpen) return;
+    socket.close(code, reason);
+    this.closeTimer = setTimeout(() => socket.terminate(), CLOSE_ANSWER_MS);
   }
 
   holdsNothing(): boolean {

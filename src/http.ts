@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocketServer } from 'ws';
 import { clientKey, type TrustFn } from './client-address.js';
+import { bindWs, wsSocket } from './transport/ws-socket.js';
 import type { Relay } from './relay.js';
 
 export const WS_PATH = '/ws';
@@ -108,6 +109,9 @@ export function createUpgradeHandler(
   log: Logger,
   onlyOwnPath: boolean,
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const onError = (err: Error & { code?: string }): void => {
+    log.debug({ err: err.code ?? err.message }, 'socket error');
+  };
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     if (pathOf(req.url) !== WS_PATH) {
@@ -129,6 +133,8 @@ export function createUpgradeHandler(
       log.warn({ client: key }, 'per-address socket cap reached: upgrade refused');
       return refuse(socket, 429, 'too_many_connections');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => relay.attach(ws, key));
+    wss.handleUpgrade(req, socket, head, (ws) =>
+      bindWs(ws, relay.attach(wsSocket(ws), key), onError),
+    );
   };
 }

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
 import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from './config.js';
-import { Client } from './connection.js';
+import { Client, type ClientHost } from './connection.js';
 import type { Backends } from './backends.js';
 import { errorFrame } from './errors.js';
 import type { RelayEvents } from './events.js';
@@ -11,13 +10,13 @@ import { isPlainDataFrame } from './protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from './protocol/parse.js';
 import type { Cluster, ClusterStatus } from './cluster-seam.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
+import type { Socket } from './transport/socket.js';
 
 // Frames that arrive while a listen/connect/watch is pending wait in order.
 // Past PAUSE_AT the socket stops being read (TCP backpressure, nothing lost);
 // only a runtime whose ws cannot pause ever reaches the hard cap.
 const PAUSE_AT = 32;
 const MAX_BACKLOG_FRAMES = 4_096;
-const OPEN = 1;
 
 /** A text frame's raw bytes, or a binary frame already decoded to text. */
 export type Frame = Buffer | string;
@@ -28,7 +27,7 @@ export type Admission = 'ok' | 'sockets_full' | 'address_full';
  * The protocol engine: sockets in, sessions and bootstrap watches out.
  * Knows nothing about HTTP; http.ts admits sockets, server.ts wires it all.
  */
-export class Relay {
+export class Relay implements ClientHost {
   readonly clients = new Set<Client>();
   readonly registry: SessionStore;
   draining = false;
@@ -127,22 +126,11 @@ export class Relay {
     return admission;
   }
 
-  attach(ws: WebSocket, key: string): Client {
-    const client = new Client(ws, key, this.opts.maxBufferedBytes);
+  /** A socket the transport accepted; its events go to the returned client. */
+  attach(socket: Socket, key: string): Client {
+    const client = new Client(socket, key, this.opts.maxBufferedBytes, this);
     this.clients.add(client);
     this.socketsPerKey.set(key, (this.socketsPerKey.get(key) ?? 0) + 1);
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      this.onFrame(client, isBinary ? data.toString() : data);
-    });
-    ws.on('pong', () => {
-      client.alive = true;
-    });
-    // ws reports protocol violations (oversized frame: 1009, bad UTF-8: 1007)
-    // as 'error' and closes the socket itself; without a listener it would throw.
-    ws.on('error', (err: Error & { code?: string }) => {
-      this.log.debug({ err: err.code ?? err.message }, 'socket error');
-    });
-    ws.on('close', () => this.onClose(client));
     this.updateIdle(client);
     if (this.heartbeat === null && this.opts.heartbeatMs > 0) this.startHeartbeat();
     return client;
@@ -165,16 +153,16 @@ export class Relay {
     for (const client of this.clients) {
       if (client.idleTimer !== null) clearTimeout(client.idleTimer);
       client.idleTimer = null;
-      client.ws.terminate();
+      client.socket.terminate();
     }
     const { addressBudget, codeBudget, watchBudget } = this.backends;
     for (const budget of [addressBudget, codeBudget, watchBudget]) budget.close();
     await this.cluster?.close();
   }
 
-  private onFrame(client: Client, frame: Frame): void {
-    // A socket the relay is closing starts nothing new while ws waits for its close frame.
-    if (client.ws.readyState !== OPEN) return;
+  onFrame(client: Client, frame: Frame): void {
+    // A socket the relay is closing starts nothing new while it waits for the close frame.
+    if (!client.socket.isOpen) return;
     client.alive = true;
     if (client.backlog !== null) {
       if (client.backlog.length >= MAX_BACKLOG_FRAMES) {
@@ -183,7 +171,7 @@ export class Relay {
         return;
       }
       client.backlog.push(frame);
-      if (client.backlog.length === PAUSE_AT) client.ws.pause();
+      if (client.backlog.length === PAUSE_AT) client.paused = client.socket.pause();
       return;
     }
     const pending = this.handle(client, frame);
@@ -203,7 +191,10 @@ export class Relay {
         const next = this.handle(client, backlog.shift() as Frame);
         if (next !== undefined) return this.park(client, next, backlog);
       }
-      if (client.ws.isPaused) client.ws.resume();
+      if (client.paused) {
+        client.paused = false;
+        client.socket.resume();
+      }
     };
     pending.then(resume, (err: unknown) => {
       this.log.error({ err }, 'message handler failed');
@@ -245,9 +236,11 @@ export class Relay {
     }
   }
 
-  private onClose(client: Client): void {
+  onClose(client: Client): void {
     if (client.closed) return;
     client.closed = true;
+    if (client.closeTimer !== null) clearTimeout(client.closeTimer);
+    client.closeTimer = null;
     client.backlog = null;
     this.clients.delete(client);
     const left = (this.socketsPerKey.get(client.key) ?? 1) - 1;
@@ -282,11 +275,11 @@ export class Relay {
       for (const client of this.clients) {
         if (!client.alive) {
           this.log.debug('dead peer terminated');
-          client.ws.terminate();
+          client.socket.terminate();
           continue;
         }
         client.alive = false;
-        if (client.ws.readyState === 1) client.ws.ping();
+        if (client.socket.isOpen) client.socket.ping();
       }
     }, this.opts.heartbeatMs);
   }
