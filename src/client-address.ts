@@ -127,3 +127,20 @@ export function addressKey(addr: string | undefined): string | undefined {
 function hex(n: number | undefined): string {
   return (n ?? 0).toString(16);
 }
+
+/**
+ * clientKey() for a server that is not node:http (Bun): the peer address and
+ * the X-Forwarded-For header, under the same rules.
+ */
+export function clientKeyOf(
+  remoteAddress: string | undefined,
+  forwardedFor: string | null,
+  trust: TrustFn,
+): string {
+  const req = {
+    headers: forwardedFor === null ? {} : { 'x-forwarded-for': forwardedFor },
+    socket: { remoteAddress },
+    connection: { remoteAddress },
+  };
+  return clientKey(req as unknown as IncomingMessage, trust);
+}

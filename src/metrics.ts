@@ -18,6 +18,8 @@ const MEMBERSHIP_STATES: readonly MembershipState[] = ['ok', 'unsubscribed', 're
 export interface Metrics {
   events: RelayEvents;
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The text exposition, for servers that are not node:http. */
+  render(): Promise<{ contentType: string; text: string }>;
 }
 
 const require = createRequire(import.meta.url);
@@ -122,6 +124,9 @@ export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metri
       rejected(reason) {
         rejections.inc({ reason });
       },
+    },
+    async render() {
+      return { contentType: registry.contentType, text: await registry.metrics() };
     },
     handle(req, res) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -6,7 +6,7 @@ import type { Backends } from './backends.js';
 import { errorFrame } from './errors.js';
 import type { RelayEvents } from './events.js';
 import { Pairing } from './pairing.js';
-import { isPlainDataFrame } from './protocol/fast-data.js';
+import { isPlainDataFrame, isPlainDataText } from './protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from './protocol/parse.js';
 import type { Cluster, ClusterStatus } from './cluster-seam.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
@@ -203,8 +203,13 @@ export class Relay implements ClientHost {
   }
 
   private handle(client: Client, frame: Frame): Promise<void> | undefined {
-    if (typeof frame !== 'string' && isPlainDataFrame(frame)) {
-      this.pairing.relayFrame(client, frame, frame.length);
+    if (typeof frame !== 'string') {
+      if (isPlainDataFrame(frame)) {
+        this.pairing.relayFrame(client, frame, frame.length);
+        return undefined;
+      }
+    } else if (isPlainDataText(frame)) {
+      this.pairing.relayFrame(client, frame, Buffer.byteLength(frame));
       return undefined;
     }
     const text = typeof frame === 'string' ? frame : frame.toString();

@@ -1,19 +1,14 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { memoryBackends, sharedBackends } from './backends.js';
-import { addressKey, compileTrust, trustsNoProxy } from './client-address.js';
+import { compileTrust } from './client-address.js';
 import { resolveOptions, type RelayOptions } from './config.js';
 import { NO_EVENTS } from './events.js';
-import {
-  createMetricsOnlyHandler,
-  createRequestHandler,
-  createUpgradeHandler,
-  WS_PATH,
-} from './http.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Relay } from './relay.js';
+import type { RouteContext } from './routes.js';
+import { createRequestHandler } from './transport/node-http.js';
+import type { Bound, Transport, TransportContext } from './transport/transport.js';
 import { VERSION } from './version.js';
 import { waitFor } from './wait.js';
 
@@ -66,32 +61,18 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     : undefined;
   const backends = scaleOut ? sharedBackends(opts, log) : memoryBackends(opts);
   const relay: Relay = new Relay(opts, log, metrics?.events ?? NO_EVENTS, backends);
-  const wss = new WebSocketServer({
-    noServer: true,
-    clientTracking: false,
-    perMessageDeflate: false,
-    maxPayload: opts.maxFrameBytes,
-  });
-  const ownMetricsPort = metrics !== undefined && opts.metricsPort !== 0;
-  const handleRequest = createRequestHandler(
+  const routes: RouteContext = {
     relay,
-    VERSION,
-    opts.readyDuringRedisOutage,
-    ownMetricsPort ? undefined : metrics?.handle,
+    version: VERSION,
+    readyDuringStoreOutage: opts.readyDuringRedisOutage,
+    metricsHere: metrics !== undefined && opts.metricsPort === 0,
+  };
+  const context: TransportContext = { relay, opts, trust, log, routes, metrics };
+  const handleRequest = createRequestHandler(
+    routes,
+    routes.metricsHere ? metrics?.handle : undefined,
   );
-  const metricsServer =
-    metrics !== undefined && ownMetricsPort
-      ? httpServer(createMetricsOnlyHandler(metrics.handle), 0, undefined)
-      : undefined;
-  const attached = opts.server !== undefined;
-  const server: Server =
-    opts.server ??
-    httpServer(
-      handleRequest,
-      opts.maxSockets,
-      trustsNoProxy(opts.trustProxy) ? opts.maxSocketsPerIp + PEER_HEADROOM : undefined,
-    );
-  const handleUpgrade = createUpgradeHandler(relay, wss, trust, log, attached);
+  let transport: Transport | undefined;
   let address: RelayAddress | null = null;
   let started = false;
   let stopping: Promise<void> | null = null;
@@ -100,14 +81,12 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     if (started || stopping !== null) throw new Error('pairing-relay: start() can be called once');
     started = true;
     await relay.start();
-    server.on('upgrade', handleUpgrade);
-    if (!attached) await listen(server, opts.port, opts.host);
-    else if (!server.listening) await listening(server);
-    if (metricsServer !== undefined) await listen(metricsServer, opts.metricsPort, opts.host);
-    address = describe(server);
+    transport = await createTransport(context);
+    const bound = await transport.listen();
+    address = describe(bound);
     const metricsUrl =
-      metricsServer !== undefined
-        ? `http://${urlHost(opts.host)}:${(metricsServer.address() as AddressInfo).port}/metrics`
+      bound.metricsPort !== undefined
+        ? `http://${urlHost(opts.host)}:${bound.metricsPort}/metrics`
         : metrics !== undefined
           ? address.healthUrl.replace(/\/health$/, '/metrics')
           : undefined;
@@ -130,14 +109,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
       relay.goAway();
       await waitFor(() => relay.clients.size === 0, CLOSE_GRACE_MS);
       await relay.dispose();
-      wss.close();
-      server.off('upgrade', handleUpgrade);
-      for (const owned of [attached ? undefined : server, metricsServer]) {
-        if (owned === undefined || !owned.listening) continue;
-        const closed = new Promise((resolve) => owned.close(resolve));
-        owned.closeAllConnections();
-        await closed;
-      }
+      await transport?.close();
       if (started) log.info('stopped');
     })();
     return stopping;
@@ -172,77 +144,17 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   };
 }
 
-// A relay's HTTP traffic is tiny: probes and upgrade requests. Cut slow
-// (slowloris) clients off early, checking every second rather than Node's
-// default 30 s, and bound raw connections, upgraded or not.
-const HTTP_TIMEOUTS = {
-  headersTimeout: 10_000,
-  requestTimeout: 15_000,
-  connectionsCheckingInterval: 1_000,
-};
-const HTTP_HEADROOM = 1_024;
-// Connections one address may hold beyond its WebSocket cap (health checks,
-// upgrades in progress) before it is refused at accept.
-const PEER_HEADROOM = 16;
-
-function httpServer(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-  maxSockets: number,
-  perPeerLimit: number | undefined,
-): Server {
-  const server = createServer(HTTP_TIMEOUTS, handler);
-  server.maxConnections = maxSockets + HTTP_HEADROOM;
-  if (perPeerLimit !== undefined) limitConnectionsPerPeer(server, perPeerLimit);
-  return server;
-}
-
 /**
- * The per-address WebSocket cap applies at upgrade; this one applies at
- * accept, so half-sent requests from one address cannot fill the connection
- * table. Only without a trusted proxy: behind one, every peer is the proxy.
+ * Bun.serve under Bun (no ws, no node:http loaded), node:http + ws on Node
+ * and whenever the caller hands over a node:http server.
  */
-function limitConnectionsPerPeer(server: Server, limit: number): void {
-  const open = new Map<string, number>();
-  server.on('connection', (socket: Socket) => {
-    const key = addressKey(socket.remoteAddress) ?? 'unknown';
-    const count = (open.get(key) ?? 0) + 1;
-    if (count > limit) {
-      socket.destroy();
-      return;
-    }
-    open.set(key, count);
-    socket.once('close', () => {
-      const left = (open.get(key) ?? 1) - 1;
-      if (left === 0) open.delete(key);
-      else open.set(key, left);
-    });
-  });
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-/** An attached server the caller listens on: wait for it, and fail (not hang) if it cannot. */
-function listening(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      server.off('listening', onListening);
-      reject(err);
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-  });
+async function createTransport(context: TransportContext): Promise<Transport> {
+  if (context.opts.server === undefined && 'Bun' in globalThis) {
+    const { bunTransport } = await import('./transport/bun.js');
+    return bunTransport(context);
+  }
+  const { nodeTransport } = await import('./transport/node.js');
+  return nodeTransport(context);
 }
 
 /** A host as it can appear in a URL that works as-is (a wildcard bind is reachable on loopback). */
@@ -251,13 +163,12 @@ function urlHost(bound: string): string {
   return bound.includes(':') ? `[${bound}]` : bound;
 }
 
-function describe(server: Server): RelayAddress {
-  const info = server.address() as AddressInfo;
-  const shown = urlHost(info.address);
+function describe(bound: Bound): RelayAddress {
+  const shown = urlHost(bound.host);
   return {
-    host: info.address,
-    port: info.port,
-    url: `ws://${shown}:${info.port}${WS_PATH}`,
-    healthUrl: `http://${shown}:${info.port}/health`,
+    host: bound.host,
+    port: bound.port,
+    url: `ws://${shown}:${bound.port}/ws`,
+    healthUrl: `http://${shown}:${bound.port}/health`,
   };
 }

@@ -21,3 +21,17 @@ export function isPlainDataFrame(frame: Buffer): boolean {
   for (let i = start; i < end; i++) if ((frame[i] as number) < 0x20) return false;
   return true;
 }
+
+const PREFIX_TEXT = '{"type":"data","payload":"';
+
+/** isPlainDataFrame() for a frame a runtime already decoded to a string (Bun). */
+export function isPlainDataText(frame: string): boolean {
+  const start = PREFIX_TEXT.length;
+  const end = frame.length - 2;
+  if (end < start || frame.charCodeAt(end) !== QUOTE || frame.charCodeAt(end + 1) !== CLOSE_BRACE)
+    return false;
+  if (!frame.startsWith(PREFIX_TEXT)) return false;
+  if (frame.indexOf('"', start) !== end || frame.indexOf('\\', start) !== -1) return false;
+  for (let i = start; i < end; i++) if (frame.charCodeAt(i) < 0x20) return false;
+  return true;
+}

@@ -1,0 +1,115 @@
+import type { Relay } from './relay.js';
+
+export const WS_PATH = '/ws';
+
+/** A plain HTTP answer, whatever server writes it. */
+export interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  /** JSON text; left out for HEAD by the writer. */
+  body: string;
+}
+
+export interface RouteContext {
+  relay: Relay;
+  version: string;
+  readyDuringStoreOutage: boolean;
+  /** /metrics is served on this port. */
+  metricsHere: boolean;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+export function reply(status: number, body: unknown, extra?: Record<string, string>): Reply {
+  const headers = extra === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...extra };
+  return { status, headers, body: JSON.stringify(body) };
+}
+
+export function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * /health, /ready, and 404/405/426 for everything else: cheap, no I/O.
+ * 'websocket' and 'metrics' are left to the transport.
+ */
+export function route(
+  ctx: RouteContext,
+  method: string,
+  path: string,
+  upgrade: boolean,
+): Reply | 'websocket' | 'metrics' {
+  if (path === '/metrics' && ctx.metricsHere) return 'metrics';
+  if (path !== '/health' && path !== '/ready' && path !== WS_PATH) {
+    return reply(404, { error: 'not_found' });
+  }
+  if (method !== 'GET' && method !== 'HEAD') {
+    return reply(405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
+  }
+  switch (path) {
+    case '/health':
+      return reply(200, {
+        status: 'ok',
+        sessions: ctx.relay.registry.size,
+        connections: ctx.relay.clients.size,
+        version: ctx.version,
+      });
+    case '/ready':
+      return ready(ctx.relay, ctx.readyDuringStoreOutage);
+    default:
+      return upgrade
+        ? 'websocket'
+        : reply(426, { error: 'upgrade_required' }, { upgrade: 'websocket' });
+  }
+}
+
+/**
+ * Never says all is well when it is not. This instance's own trouble (its
+ * channel unconfirmed, claims not yet written back) is 503: other replicas
+ * can serve. Redis slow or gone is every replica's trouble alike, so whether
+ * that is 503 is the operator's choice (docs/deploy.md); the body says it.
+ */
+function ready(relay: Relay, duringStoreOutage: boolean): Reply {
+  if (relay.draining) return reply(503, { status: 'draining' });
+  const cluster = relay.clusterStatus;
+  if (cluster === undefined) return reply(200, { status: 'ready' });
+  const body = { redis: cluster.store, instance: cluster.membership };
+  if (cluster.store !== 'ok') {
+    return reply(duringStoreOutage ? 200 : 503, { status: 'degraded', ...body });
+  }
+  if (cluster.membership !== 'ok') return reply(503, { status: 'degraded', ...body });
+  return reply(200, { status: 'ready', ...body });
+}
+
+/** A refused upgrade: why, as an HTTP status and error word. */
+export interface Refusal {
+  status: number;
+  error: string;
+}
+
+/**
+ * The upgrade gate: draining and socket caps are decided here, before any
+ * WebSocket is made, so a refused client costs almost nothing.
+ */
+export function admitUpgrade(
+  relay: Relay,
+  key: string,
+  warn: (msg: string, extra: object) => void,
+): Refusal | undefined {
+  if (relay.draining) {
+    relay.events.rejected('upgrade_draining');
+    return { status: 503, error: 'going_away' };
+  }
+  const admission = relay.admit(key);
+  if (admission === 'sockets_full') {
+    warn('socket cap reached: upgrade refused', { sockets: relay.clients.size });
+    return { status: 503, error: 'relay_capacity' };
+  }
+  if (admission === 'address_full') {
+    warn('per-address socket cap reached: upgrade refused', { client: key });
+    return { status: 429, error: 'too_many_connections' };
+  }
+  return undefined;
+}

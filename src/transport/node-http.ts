@@ -1,0 +1,49 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { pathOf, reply, route, type Reply, type RouteContext } from '../routes.js';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+// node:http itself is loaded only where a Node server is made (node.ts); this
+// module only writes to the objects it is handed.
+const STATUS_TEXT: Record<number, string> = {
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
+function write(res: ServerResponse, answer: Reply): void {
+  res.writeHead(answer.status, answer.headers);
+  res.end(res.req.method === 'HEAD' ? undefined : answer.body);
+}
+
+/** The relay's routes on a node:http request. */
+export function createRequestHandler(ctx: RouteContext, metrics?: Handler): Handler {
+  return (req, res) => {
+    const answer = route(ctx, req.method ?? 'GET', pathOf(req.url), false);
+    if (answer === 'metrics') return metrics?.(req, res);
+    // A plain GET of /ws (no upgrade) is 426 from route(); 'websocket' cannot come back here.
+    if (answer === 'websocket') return write(res, reply(426, { error: 'upgrade_required' }));
+    write(res, answer);
+  };
+}
+
+/** Serves only /metrics: for a metrics port kept off the public one. */
+export function createMetricsOnlyHandler(metrics: Handler): Handler {
+  return (req, res) =>
+    pathOf(req.url) === '/metrics'
+      ? metrics(req, res)
+      : write(res, reply(404, { error: 'not_found' }));
+}
+
+/** Writes a plain HTTP refusal on a socket that asked to upgrade, then drops it. */
+export function refuseUpgrade(socket: Duplex, status: number, error: string): void {
+  const body = JSON.stringify({ error });
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\n` +
+      'Connection: close\r\n' +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,153 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { addressKey, clientKey, trustsNoProxy } from '../client-address.js';
+import { pathOf, WS_PATH, admitUpgrade } from '../routes.js';
+import { createMetricsOnlyHandler, createRequestHandler, refuseUpgrade } from './node-http.js';
+import type { Bound, Transport, TransportContext } from './transport.js';
+import { bindWs, wsSocket } from './ws-socket.js';
+
+// A relay's HTTP traffic is tiny: probes and upgrade requests. Cut slow
+// (slowloris) clients off early, checking every second rather than Node's
+// default 30 s, and bound raw connections, upgraded or not.
+const HTTP_TIMEOUTS = {
+  headersTimeout: 10_000,
+  requestTimeout: 15_000,
+  connectionsCheckingInterval: 1_000,
+};
+const HTTP_HEADROOM = 1_024;
+// Connections one address may hold beyond its WebSocket cap (health checks,
+// upgrades in progress) before it is refused at accept.
+const PEER_HEADROOM = 16;
+
+/** node:http + ws: the transport on Node, and wherever a node:http server is given. */
+export function nodeTransport(ctx: TransportContext): Transport {
+  const { relay, opts, trust, log } = ctx;
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: opts.maxFrameBytes,
+  });
+  const metricsHandle = ctx.metrics?.handle;
+  const handleRequest = createRequestHandler(ctx.routes, metricsHandle);
+  const attached = opts.server !== undefined;
+  const server: Server =
+    opts.server ??
+    httpServer(
+      handleRequest,
+      opts.maxSockets,
+      trustsNoProxy(opts.trustProxy) ? opts.maxSocketsPerIp + PEER_HEADROOM : undefined,
+    );
+  const metricsServer =
+    metricsHandle !== undefined && !ctx.routes.metricsHere
+      ? httpServer(createMetricsOnlyHandler(metricsHandle), 0, undefined)
+      : undefined;
+  const onError = (err: Error & { code?: string }): void => {
+    log.debug({ err: err.code ?? err.message }, 'socket error');
+  };
+  const warn = (msg: string, extra: object): void => log.warn(extra, msg);
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    if (pathOf(req.url) !== WS_PATH) {
+      // On a caller's server, other paths are the caller's.
+      if (attached) return;
+      relay.events.rejected('upgrade_not_found');
+      return refuseUpgrade(socket, 404, 'not_found');
+    }
+    const key = clientKey(req, trust);
+    const refusal = admitUpgrade(relay, key, warn);
+    if (refusal !== undefined) return refuseUpgrade(socket, refusal.status, refusal.error);
+    wss.handleUpgrade(req, socket, head, (ws) =>
+      bindWs(ws, relay.attach(wsSocket(ws), key), onError),
+    );
+  };
+
+  return {
+    async listen(): Promise<Bound> {
+      server.on('upgrade', handleUpgrade);
+      if (!attached) await listen(server, opts.port, opts.host);
+      else if (!server.listening) await listening(server);
+      const bound: Bound = {
+        host: (server.address() as AddressInfo).address,
+        port: (server.address() as AddressInfo).port,
+      };
+      if (metricsServer !== undefined) {
+        await listen(metricsServer, opts.metricsPort, opts.host);
+        bound.metricsPort = (metricsServer.address() as AddressInfo).port;
+      }
+      return bound;
+    },
+    async close(): Promise<void> {
+      wss.close();
+      server.off('upgrade', handleUpgrade);
+      for (const owned of [attached ? undefined : server, metricsServer]) {
+        if (owned === undefined || !owned.listening) continue;
+        const closed = new Promise((resolve) => owned.close(resolve));
+        owned.closeAllConnections();
+        await closed;
+      }
+    },
+  };
+}
+
+function httpServer(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  maxSockets: number,
+  perPeerLimit: number | undefined,
+): Server {
+  const server = createServer(HTTP_TIMEOUTS, handler);
+  server.maxConnections = maxSockets + HTTP_HEADROOM;
+  if (perPeerLimit !== undefined) limitConnectionsPerPeer(server, perPeerLimit);
+  return server;
+}
+
+/**
+ * The per-address WebSocket cap applies at upgrade; this one applies at
+ * accept, so half-sent requests from one address cannot fill the connection
+ * table. Only without a trusted proxy: behind one, every peer is the proxy.
+ */
+function limitConnectionsPerPeer(server: Server, limit: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const key = addressKey(socket.remoteAddress) ?? 'unknown';
+    const count = (open.get(key) ?? 0) + 1;
+    if (count > limit) {
+      socket.destroy();
+      return;
+    }
+    open.set(key, count);
+    socket.once('close', () => {
+      const left = (open.get(key) ?? 1) - 1;
+      if (left === 0) open.delete(key);
+      else open.set(key, left);
+    });
+  });
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** An attached server the caller listens on: wait for it, and fail (not hang) if it cannot. */
+function listening(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+  });
+}

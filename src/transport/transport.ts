@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { TrustFn } from '../client-address.js';
+import type { ResolvedOptions } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { Relay } from '../relay.js';
+import type { RouteContext } from '../routes.js';
+
+/** Everything a server transport needs from the relay it serves. */
+export interface TransportContext {
+  relay: Relay;
+  opts: ResolvedOptions;
+  trust: TrustFn;
+  log: Logger;
+  routes: RouteContext;
+  metrics: Metrics | undefined;
+}
+
+export interface Bound {
+  /** The address actually bound. */
+  host: string;
+  port: number;
+  /** Where /metrics is served when it has a port of its own. */
+  metricsPort?: number;
+}
+
+/** A WebSocket server for the relay on one runtime: node:http + ws, or Bun.serve. */
+export interface Transport {
+  /** Listens (or, attached to a caller's server, waits for it to). */
+  listen(): Promise<Bound>;
+  /** After the core has closed its sockets: stops listening, drops what is left. */
+  close(): Promise<void>;
+}
