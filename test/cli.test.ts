@@ -1,3 +1,4 @@
+import { relayRuntime } from './helpers/bun-relay.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +41,7 @@ function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 function startCli(args: string[], env: Record<string, string> = {}): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(relayRuntime, [CLI, ...args], {
     cwd: ROOT,
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],

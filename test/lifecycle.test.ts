@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRelayServer } from '../src/index.js';
+import { onBun } from './helpers/bun-relay.js';
 import {
   cleanup,
   eventually,
@@ -8,6 +9,7 @@ import {
   startRelay,
   upgradeStatus,
   wsConnect,
+  settles,
 } from './helpers/relay.js';
 
 afterEach(cleanup);
@@ -52,7 +54,7 @@ describe('scale and cleanup', () => {
     const { url, relay, httpUrl } = await startRelay({ maxSocketsPerIp: 1000 });
     const codes = Array.from({ length: 200 }, (_, i) => String(100000 + i * 7));
     const pairs = await Promise.all(codes.map((code) => pair(url, code)));
-    expect(relay.sessions).toBe(200);
+    await settles(() => relay.sessions, 200);
     await Promise.all(
       pairs.map(async ({ target, controller }, i) => {
         target.send({ type: 'data', payload: `t->c ${codes[i]}` });
@@ -72,7 +74,7 @@ describe('scale and cleanup', () => {
       connections: 0,
     });
     await relay.stop();
-    await eventually(() => timerCount() <= before);
+    if (!onBun) await eventually(() => timerCount() <= before);
   });
 
   it('stop() with live sessions, watches and idle sockets clears every timer', async () => {
@@ -89,15 +91,17 @@ describe('scale and cleanup', () => {
     guesser.send({ type: 'connect', otc: '111111' });
     await guesser.next();
     await wsConnect(url);
-    expect(timerCount()).toBeGreaterThan(before);
+    // Under Bun the relay is another process: there stop() itself checks that
+    // the process, holding nothing more, ends by itself.
+    if (!onBun) expect(timerCount()).toBeGreaterThan(before);
     await relay.stop();
     for (const c of [target, controller, waiting, watcher]) {
       expect(await c.next()).toEqual({ type: 'error', code: 'going_away' });
       expect((await c.closed).code).toBe(1001);
     }
-    expect(relay.sessions).toBe(0);
-    expect(relay.connections).toBe(0);
-    await eventually(() => timerCount() <= before);
+    await settles(() => relay.sessions, 0);
+    await settles(() => relay.connections, 0);
+    if (!onBun) await eventually(() => timerCount() <= before);
   });
 });
 
@@ -191,7 +195,7 @@ describe('graceful drain', () => {
     const { target, controller } = await pair(url);
     const idle = await wsConnect(url);
     const drained = relay.drain();
-    expect(relay.draining).toBe(true);
+    await settles(() => relay.draining, true);
     const ready = await fetch(httpUrl('/ready'));
     expect([ready.status, await ready.json()]).toEqual([503, { status: 'draining' }]);
     expect((await fetch(httpUrl('/health'))).status).toBe(200);

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { onBun } from './helpers/bun-relay.js';
 import {
   cleanup,
   eventually,
@@ -10,6 +11,7 @@ import {
   startRelay,
   upgradeStatus,
   wsConnect,
+  settles,
 } from './helpers/relay.js';
 
 afterEach(cleanup);
@@ -21,7 +23,7 @@ describe('limits', () => {
     target.send({ type: 'data', payload: 'x'.repeat(2000) });
     expect((await target.closed).code).toBe(1009);
     expect(await controller.next()).toEqual({ type: 'error', code: 'peer_disconnected' });
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
   });
 
   it('a frame just under maxFrameBytes is forwarded', async () => {
@@ -49,7 +51,7 @@ describe('limits', () => {
     expect(await target.next()).toEqual({ type: 'error', code: 'session_data_limit' });
     expect((await target.closed).code).toBe(1008);
     expect((await controller.closed).code).toBe(1008);
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
   });
 
   it('relay_capacity when the session table is full; a slot frees when a session ends', async () => {
@@ -95,42 +97,46 @@ describe('limits', () => {
     await wsConnect(url, hdr);
     expect(await upgradeStatus(url, hdr)).toBe(429);
     expect(await upgradeStatus(url, { 'x-forwarded-for': '198.51.100.8' })).toBe(101);
-    expect(relay.connections).toBe(3);
+    await settles(() => relay.connections, 3);
     one.close();
     await one.closed;
     await eventually(() => relay.connections === 2);
     expect(await upgradeStatus(url, hdr)).toBe(101);
   });
 
-  it('half-sent requests from one address cannot fill the connection table', async () => {
-    const { port } = await startRelay({ maxSocketsPerIp: 2 });
-    const held: Socket[] = [];
-    const openRaw = (): Promise<Socket> =>
-      new Promise((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.write('GET /ws HTTP/1.1\r\nHost: x\r\n'); // and never finish it
-          resolve(socket);
+  // Node only: Bun.serve has no hook at accept; there Bun's 10 s HTTP idle limit cuts them.
+  it.skipIf(onBun)(
+    'half-sent requests from one address cannot fill the connection table',
+    async () => {
+      const { port } = await startRelay({ maxSocketsPerIp: 2 });
+      const held: Socket[] = [];
+      const openRaw = (): Promise<Socket> =>
+        new Promise((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.write('GET /ws HTTP/1.1\r\nHost: x\r\n'); // and never finish it
+            resolve(socket);
+          });
+          socket.on('error', () => undefined);
+          held.push(socket);
         });
-        socket.on('error', () => undefined);
-        held.push(socket);
-      });
-    try {
-      // The cap at accept is the per-address WebSocket cap plus 16 of headroom.
-      for (let i = 0; i < 18; i++) await openRaw();
-      const refused = await openRaw();
-      await new Promise((resolve) => refused.once('close', resolve));
-      expect(held.slice(0, 18).every((s) => !s.destroyed)).toBe(true);
-      // Another address is not affected.
-      const other = new WebSocket(`ws://127.0.0.1:${port}/ws`, { localAddress: '127.0.0.2' });
-      await new Promise((resolve, reject) => {
-        other.once('open', resolve);
-        other.once('error', reject);
-      });
-      other.terminate();
-    } finally {
-      for (const socket of held) socket.destroy();
-    }
-  });
+      try {
+        // The cap at accept is the per-address WebSocket cap plus 16 of headroom.
+        for (let i = 0; i < 18; i++) await openRaw();
+        const refused = await openRaw();
+        await new Promise((resolve) => refused.once('close', resolve));
+        expect(held.slice(0, 18).every((s) => !s.destroyed)).toBe(true);
+        // Another address is not affected.
+        const other = new WebSocket(`ws://127.0.0.1:${port}/ws`, { localAddress: '127.0.0.2' });
+        await new Promise((resolve, reject) => {
+          other.once('open', resolve);
+          other.once('error', reject);
+        });
+        other.terminate();
+      } finally {
+        for (const socket of held) socket.destroy();
+      }
+    },
+  );
 
   it('IPv6 clients share a per-address cap across their /64', async () => {
     const { url } = await startRelay({ maxSocketsPerIp: 2, trustProxy: 1 });
@@ -152,7 +158,7 @@ describe('limits', () => {
     expect((await spammer.closed).code).toBe(1000);
     // A socket in a session is not idle.
     await expectNothingPending(listener);
-    expect(relay.sessions).toBe(1);
+    await settles(() => relay.sessions, 1);
   });
 
   it('a socket the relay closed starts nothing new, and is cut off if it never answers', async () => {
@@ -174,7 +180,7 @@ describe('limits', () => {
     expect(await probe.next()).toEqual({ type: 'error', code: 'otc_not_found' });
     // Cut off within the 2 s answer window, having opened no session.
     expect((await stubborn.closed).code).toBe(1006);
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
     await eventually(() => relay.connections === 0);
   });
 
@@ -197,7 +203,7 @@ describe('limits', () => {
     await alive.next();
     expect((await dead.closed).code).toBe(1006);
     expect(await alive.next()).toEqual({ type: 'error', code: 'peer_disconnected' });
-    expect(relay.connections).toBe(1);
+    await settles(() => relay.connections, 1);
   });
 
   it('a slow reader whose send buffer passes the cap is cut off; its partner is told', async () => {
@@ -217,7 +223,7 @@ describe('limits', () => {
       told = await target.next(30).catch(() => undefined);
     }
     expect(told).toEqual({ type: 'error', code: 'peer_disconnected' });
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
   });
 });
 
@@ -229,7 +235,7 @@ describe('session lifetime', () => {
     await target.next();
     expect(await target.next()).toEqual({ type: 'error', code: 'otc_expired' });
     expect((await target.closed).code).toBe(1000);
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
     const late = await wsConnect(url);
     late.send({ type: 'connect', otc: '500005' });
     expect(await late.next()).toEqual({ type: 'error', code: 'otc_not_found' });
@@ -242,7 +248,7 @@ describe('session lifetime', () => {
     expect(await controller.next()).toEqual({ type: 'error', code: 'otc_expired' });
     expect((await target.closed).code).toBe(1000);
     expect((await controller.closed).code).toBe(1000);
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
   });
 
   it('the paired TTL starts at pairing, not at listen', async () => {

@@ -6,6 +6,7 @@ import {
   pair,
   startRelay,
   wsConnect,
+  settles,
 } from './helpers/relay.js';
 
 afterEach(cleanup);
@@ -16,7 +17,7 @@ describe('pairing', () => {
     const target = await wsConnect(url);
     target.send({ type: 'listen', otc: '482916' });
     expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
-    expect(relay.sessions).toBe(1);
+    await settles(() => relay.sessions, 1);
 
     const controller = await wsConnect(url);
     controller.send({ type: 'connect', otc: '482916' });
@@ -30,7 +31,7 @@ describe('pairing', () => {
 
     controller.send({ type: 'done' });
     expect(await target.next()).toEqual({ type: 'done' });
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
     // The sender of done gets nothing back.
     await expectNothingPending(controller);
   });
@@ -90,7 +91,7 @@ describe('pairing', () => {
     const { target, controller } = await pair(url);
     target.close();
     expect(await controller.next()).toEqual({ type: 'error', code: 'peer_disconnected' });
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
   });
 
   it('target leaving before a controller frees the code', async () => {
@@ -108,7 +109,7 @@ describe('pairing', () => {
       if (reply['type'] === 'ack') break;
       expect(reply).toEqual({ type: 'error', code: 'otc_in_use' });
     }
-    expect(relay.sessions).toBe(1);
+    await settles(() => relay.sessions, 1);
   });
 
   it('a finished socket can never inject into a later session under the same code', async () => {
@@ -178,7 +179,7 @@ describe('pairing', () => {
     await target.next();
     target.send({ type: 'done' });
     await expectNothingPending(target);
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, delay, pair, startRelay, wsConnect } from './helpers/relay.js';
+import { cleanup, delay, pair, startRelay, wsConnect, settles } from './helpers/relay.js';
 
 afterEach(cleanup);
 
@@ -160,7 +160,7 @@ describe('brute force on one code, from many addresses', () => {
       expect(await c.next()).toMatchObject({ code: 'otc_in_use' });
     }
     expect(await target.next()).toEqual({ type: 'error', code: 'otc_expired' });
-    expect(relay.sessions).toBe(0);
+    await settles(() => relay.sessions, 0);
     const controller = await wsConnect(url, from('192.0.2.31'));
     controller.send({ type: 'connect', otc: '787878' });
     expect(await controller.next()).toEqual({ type: 'error', code: 'otc_not_found' });

@@ -9,6 +9,7 @@ import {
   wsConnect,
   type StartedRelay,
   type TestClient,
+  settles,
 } from './helpers/relay.js';
 import { hasRedis, startRedis, type TestRedis } from './helpers/redis.js';
 import { listenOn as listenAt, pairAcross as pairBetween, SECRET } from './helpers/cluster.js';
@@ -56,7 +57,7 @@ describeRedis('scale-out on Redis', () => {
     controller.send({ type: 'done' });
     expect(await target.next()).toEqual({ type: 'done' });
     await expectNothingPending(controller);
-    expect(a.relay.sessions).toBe(0);
+    await settles(() => a.relay.sessions, 0);
     // The session is over on both sides: a late frame goes nowhere.
     controller.send({ type: 'data', payload: 'late' });
     await expectNothingPending(target);

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -92,11 +93,16 @@ export function nodeTransport(ctx: TransportContext): Transport {
   };
 }
 
+// Required where used, so that no runtime that runs the relay elsewhere (Bun)
+// evaluates node:http because the bundle mentions it.
+const require = createRequire(import.meta.url);
+
 function httpServer(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   maxSockets: number,
   perPeerLimit: number | undefined,
 ): Server {
+  const { createServer } = require('node:http') as typeof import('node:http');
   const server = createServer(HTTP_TIMEOUTS, handler);
   server.maxConnections = maxSockets + HTTP_HEADROOM;
   if (perPeerLimit !== undefined) limitConnectionsPerPeer(server, perPeerLimit);

@@ -1,3 +1,4 @@
+import { relayRuntime } from './bun-relay.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../../src/config.js';
@@ -58,7 +59,7 @@ export async function startRelayProcess(
   env: Record<string, string> = {},
   args: string[] = [],
 ): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(relayRuntime, [CLI, ...args], {
     cwd: ROOT,
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],

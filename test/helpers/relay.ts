@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
 import { createRelayServer, type RelayOptions, type RelayServer } from '../../src/index.js';
+import { onBun, startBunRelay } from './bun-relay.js';
 
 export interface StartedRelay {
   relay: RelayServer;
@@ -12,9 +13,13 @@ export interface StartedRelay {
 const running = new Set<RelayServer>();
 const sockets = new Set<WebSocket>();
 
-/** A relay on 127.0.0.1, port 0, silent unless the test passes a logger. */
+/**
+ * A relay on 127.0.0.1, port 0, silent unless the test passes a logger: in
+ * this process on Node, or in a Bun process (Bun.serve) with RELAY_TEST_RUNTIME=bun.
+ */
 export async function startRelay(options: RelayOptions = {}): Promise<StartedRelay> {
-  const relay = createRelayServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...options });
+  const settings: RelayOptions = { host: '127.0.0.1', port: 0, logLevel: 'silent', ...options };
+  const relay = onBun ? await startBunRelay(settings) : createRelayServer(settings);
   const address = await relay.start();
   running.add(relay);
   return {
@@ -144,6 +149,18 @@ export function upgradeStatus(url: string, headers: Record<string, string> = {})
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A relay count (sessions, connections, draining) reaches `expected`: at once
+ * in this process; a Bun-hosted relay reports its counts a moment later.
+ */
+export async function settles<T>(read: () => T, expected: T, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (read() !== expected && Date.now() < deadline) await delay(5);
+  if (read() !== expected) {
+    throw new Error(`expected ${String(expected)}, still ${String(read())} after ${timeoutMs} ms`);
+  }
 }
 
 /** Polls until `check()` is true, failing after timeoutMs. */
