@@ -26,8 +26,18 @@ const targets = [
   { name: 'relay (node)', cmd: process.execPath, args: [`${root}dist/cli.js`], env: relayEnv },
   { name: 'baseline (node)', cmd: process.execPath, args: [`${root}bench/baseline.mjs`], env: {} },
   { name: 'relay (bun)', cmd: bun, args: [`${root}dist/cli.js`], env: relayEnv },
+  { name: 'baseline (bun)', cmd: bun, args: [`${root}bench/baseline-bun.mjs`], env: {} },
 ];
-if (process.argv.includes('--no-bun')) targets.pop();
+if (process.argv.includes('--no-bun')) targets.splice(2);
+// BENCH_BEFORE=<dir with an older build's cli.js>: that build too, on both
+// runtimes, in the same run, for before/after tables.
+const before = process.env.BENCH_BEFORE;
+if (before !== undefined) {
+  targets.push(
+    { name: 'before (node)', cmd: process.execPath, args: [`${before}/cli.js`], env: relayEnv },
+    { name: 'before (bun)', cmd: bun, args: [`${before}/cli.js`], env: relayEnv },
+  );
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const freePort = () =>
@@ -50,10 +60,14 @@ async function measureIdle(t) {
     await sleep(1000);
     const after = rssKiB(server.pid);
     await release();
+    // What the process keeps once every session is gone (allocator, GC).
+    await sleep(2000);
+    const closed = rssKiB(server.pid);
     return {
       sessions: IDLE_SESSIONS,
       rssBeforeKiB: before,
       rssAfterKiB: after,
+      rssAfterCloseKiB: closed,
       kibPerSession: (after - before) / IDLE_SESSIONS,
     };
   } finally {
@@ -157,6 +171,7 @@ const rows = [
   ['forwarding MB/s, 10 pairs', (r) => r.forward10.mbPerSec, 'higher'],
   ['forwarding p99 one-way ms, 10 pairs', (r) => r.forward10.p99OneWayMs, 'lower'],
   [`idle RSS KiB per paired session (${IDLE_SESSIONS})`, (r) => r.idle.kibPerSession, 'lower'],
+  [`RSS MiB after all ${IDLE_SESSIONS} sessions closed`, (r) => r.idle.rssAfterCloseKiB / 1024, 'lower'],
   ['/health req/s (autocannon, 50 conns)', (r) => r.healthRps, 'higher'],
   ['server CPU-s per 1,000 pairings', (r) => r.cpuSecondsPer1000Pairings, 'lower'],
   ['cold start ms (median of spawns)', (r) => r.coldStartMsMedian, 'lower'],
@@ -169,11 +184,15 @@ for (const [label, pick] of rows) {
   const cells = names.flatMap((n) => {
     const v = pick(results[n]);
     if (n.startsWith('baseline')) return [fmt(v)];
-    return [fmt(v), `${(v / pick(base)).toFixed(2)}x`];
+    // Each runtime's relay against the bare relay on the same runtime.
+    const own = n.endsWith('(bun)') ? (results['baseline (bun)'] ?? base) : base;
+    return [fmt(v), `${(v / pick(own)).toFixed(2)}x`];
   });
   lines.push(`| ${label} | ${cells.join(' | ')} |`);
 }
-lines.push(`| cold start floor: bare \`node -e http.createServer\` ms | ${fmt(floor)} | | | |`);
+lines.push(
+  `| cold start floor: bare \`node -e http.createServer\` ms | ${fmt(floor)} |${' |'.repeat(header.length - 2)}`,
+);
 const table = lines.join('\n');
 console.log('\n' + table);
 

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import type { ClusterFactory } from './cluster-seam.js';
 import type { ResolvedOptions } from './config.js';
 import { memoryLedger, type JtiLedger } from './jti-ledger.js';

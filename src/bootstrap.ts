@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import type { Client } from './connection.js';
 import {
   bootstrapRejectFrame,

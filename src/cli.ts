@@ -1,8 +1,21 @@
 #!/usr/bin/env node
+import { writeSync } from 'node:fs';
 import { ConfigError, describeOptionError, helpText, parseCli } from './cli-options.js';
 import { isOptionError } from './config.js';
 import { createRelayServer } from './server.js';
 import { VERSION } from './version.js';
+
+/**
+ * Straight to the file descriptor: process.stdout/stderr build a stream on
+ * first use, a noticeable part of a cold start under Bun.
+ */
+function say(fd: 1 | 2, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch {
+    // A closed terminal must not stop the relay.
+  }
+}
 
 // The only module that touches process: argv, env, signals, exit codes.
 const EXIT_USAGE = 2;
@@ -14,15 +27,15 @@ async function main(): Promise<void> {
     command = parseCli(process.argv.slice(2), process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`pairing-relay: ${err.message}\n`);
+    say(2, `pairing-relay: ${err.message}\n`);
     process.exit(EXIT_USAGE);
   }
   if (command.kind === 'help') {
-    process.stdout.write(helpText(VERSION) + '\n');
+    say(1, helpText(VERSION) + '\n');
     return;
   }
   if (command.kind === 'version') {
-    process.stdout.write(VERSION + '\n');
+    say(1, VERSION + '\n');
     return;
   }
 
@@ -34,7 +47,7 @@ async function main(): Promise<void> {
     const message = isOptionError(err)
       ? `pairing-relay: ${describeOptionError(err)}`
       : (err as Error).message;
-    process.stderr.write(`${message}\n`);
+    say(2, `${message}\n`);
     process.exit(EXIT_USAGE);
   }
 
@@ -52,13 +65,14 @@ async function main(): Promise<void> {
 
   try {
     const address = await relay.start();
-    process.stderr.write(
+    say(
+      2,
       `pairing-relay ${VERSION} listening\n  pairing: ${address.url}\n  health:  ${address.healthUrl}\n`,
     );
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'EADDRINUSE' ? ' (port in use: pick another with --port or PORT)' : '';
-    process.stderr.write(`pairing-relay: cannot listen: ${e.message}${hint}\n`);
+    say(2, `pairing-relay: cannot listen: ${e.message}${hint}\n`);
     process.exit(1);
   }
 }

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import { compileTrust } from './client-address.js';
 
 /** `AMESH_TRUST_PROXY` syntax as a string, a hop count, on/off, or an address list. */
@@ -304,13 +304,19 @@ export type Tunables = {
 export interface RelayOptions extends Partial<Tunables> {
   /** Attach to this existing HTTP server instead of creating one (`start()` does not listen). */
   server?: Server;
-  /** A pino logger to use instead of creating one from `logLevel`. */
+  /** A logger to use instead of the built-in one (a pino logger fits). */
   logger?: Logger;
+  /**
+   * Bun only: serve the relay from your own `Bun.serve` through `relay.fetch`
+   * and `relay.websocket` (`start()` does not listen).
+   */
+  mount?: boolean;
 }
 
 export interface ResolvedOptions extends Tunables {
   server: Server | undefined;
   logger: Logger | undefined;
+  mount: boolean;
 }
 
 /** A row of the table with its key and the CLI flag derived from it. */
@@ -450,7 +456,20 @@ export function resolveOptions(options: RelayOptions = {}): ResolvedOptions {
   }
   const resolved = out as Tunables;
   checkScaleOut(resolved);
-  return { ...resolved, server: options.server, logger: options.logger };
+  if (options.mount !== undefined && typeof options.mount !== 'boolean') {
+    throw new TypeError('pairing-relay: option "mount" must be a boolean');
+  }
+  if (options.mount === true && options.server !== undefined) {
+    throw new TypeError(
+      'pairing-relay: options "mount" (Bun) and "server" (node:http) exclude each other',
+    );
+  }
+  return {
+    ...resolved,
+    server: options.server,
+    logger: options.logger,
+    mount: options.mount === true,
+  };
 }
 
 function checkScaleOut(o: Tunables): void {

@@ -1,12 +1,86 @@
-import { pino, type Logger } from 'pino';
+import { writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { LogLevel } from './config.js';
 
+type LogFn = {
+  (obj: object, msg?: string): void;
+  (msg: string): void;
+};
+
 /**
- * JSON lines on stdout. Call sites pass only counts, ids, durations and
- * reasons: codes, jtis, tokens, keys and payloads never reach a log call.
+ * The logging the relay does: a pino logger fits it (the `logger` option),
+ * and so does the built-in one below.
+ */
+export interface Logger {
+  level: string;
+  fatal: LogFn;
+  error: LogFn;
+  warn: LogFn;
+  info: LogFn;
+  debug: LogFn;
+  trace: LogFn;
+}
+
+const LEVELS: Record<Exclude<LogLevel, 'silent'>, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+};
+
+const noop: LogFn = () => undefined;
+
+function value(v: unknown): unknown {
+  return v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v;
+}
+
+function writeLine(line: string): void {
+  // Synchronous: the relay logs lifecycle, not traffic, and the last lines
+  // before a signal's exit (drain, stopped) must land, in order. A pipe that
+  // is momentarily full answers EAGAIN: try again.
+  for (let tries = 0; ; tries++) {
+    try {
+      writeSync(1, line);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || tries > 1000) return;
+    }
+  }
+}
+
+/**
+ * JSON lines on stdout in pino's format (level, time, pid, hostname, name,
+ * fields, msg). Built in rather than pino: pino's load is most of a cold
+ * start under Bun (~50 ms of ~80), and the relay writes a few lifecycle lines.
+ * Call sites pass only counts, ids, durations and reasons: codes, jtis,
+ * tokens, keys and payloads never reach a log call.
  */
 export function createLogger(level: LogLevel): Logger {
-  // Synchronous writes: the relay logs lifecycle, not traffic, and the last
-  // lines before a signal's exit (drain, stopped) must land, in order.
-  return pino({ name: 'pairing-relay', level }, pino.destination({ dest: 1, sync: true }));
+  const threshold = level === 'silent' ? Infinity : LEVELS[level];
+  const head = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"name":"pairing-relay"`;
+  const at = (n: number): LogFn => {
+    if (n < threshold) return noop;
+    return ((a: object | string, b?: string) => {
+      let line = `{"level":${n},"time":${Date.now()}${head}`;
+      const msg = typeof a === 'string' ? a : b;
+      if (typeof a === 'object' && a !== null) {
+        for (const [k, v] of Object.entries(a)) {
+          if (v !== undefined) line += `,${JSON.stringify(k)}:${JSON.stringify(value(v))}`;
+        }
+      }
+      if (msg !== undefined) line += `,"msg":${JSON.stringify(msg)}`;
+      writeLine(line + '}\n');
+    }) as LogFn;
+  };
+  return {
+    level,
+    fatal: at(60),
+    error: at(50),
+    warn: at(40),
+    info: at(30),
+    debug: at(20),
+    trace: at(10),
+  };
 }

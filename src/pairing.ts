@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import { errorFrame, type ErrorCode } from './errors.js';
 import type { RelayEvents } from './events.js';
 import { ACK_FRAME, dataFrame } from './protocol/messages.js';

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from './config.js';
 import { Client, type ClientHost } from './connection.js';

@@ -34,6 +34,12 @@ export interface RelayServer {
   readonly sessions: number;
   readonly connections: number;
   readonly draining: boolean;
+  /**
+   * Bun, with `mount: true`, after start(): give these to your own Bun.serve
+   * (`fetch` answers the relay's paths, 404 otherwise; route yours first).
+   */
+  readonly fetch: (req: Request, server: unknown) => Response | undefined | Promise<Response>;
+  readonly websocket: unknown;
 }
 
 // Sockets normally answer a close frame at once; this only bounds a dead one.
@@ -115,6 +121,15 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     return stopping;
   }
 
+  function mounted(): NonNullable<Transport['mount']> {
+    if (!opts.mount || transport?.mount === undefined) {
+      throw new Error(
+        'pairing-relay: fetch/websocket are for mount: true under Bun, after start()',
+      );
+    }
+    return transport.mount;
+  }
+
   async function drain(): Promise<void> {
     if (stopping !== null) return stopping;
     relay.draining = true;
@@ -141,6 +156,12 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     get draining() {
       return relay.draining;
     },
+    get fetch() {
+      return mounted().fetch as RelayServer['fetch'];
+    },
+    get websocket() {
+      return mounted().websocket;
+    },
   };
 }
 
@@ -149,7 +170,13 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
  * and whenever the caller hands over a node:http server.
  */
 async function createTransport(context: TransportContext): Promise<Transport> {
-  if (context.opts.server === undefined && 'Bun' in globalThis) {
+  const onBun = 'Bun' in globalThis;
+  if (context.opts.mount && !onBun) {
+    throw new Error(
+      'pairing-relay: "mount" needs Bun; on Node, pass your node:http server as "server"',
+    );
+  }
+  if (context.opts.server === undefined && onBun) {
     const { bunTransport } = await import('./transport/bun.js');
     return bunTransport(context);
   }

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import type { Cluster, ClusterFactory } from '../cluster-seam.js';
 import { redisBus } from './bus.js';
 import { Claims } from './claims.js';

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import type { ClusterStatus, StoreState } from '../cluster-seam.js';
 import type { Bus } from './bus.js';
 import type { SharedStore } from './shared-store.js';

@@ -35,7 +35,11 @@ export function redisBudget(
     rejectIfRedisNotReady: true,
     insuranceLimiter: insurance,
   });
-  const budget = limiterBudget(limiter, points, () => clearMemoryLimiter(insurance));
+  const budget = limiterBudget(
+    () => limiter,
+    points,
+    () => clearMemoryLimiter(insurance),
+  );
   if (!hashKeys) return budget;
   const k = (key: string): string => store.key('k', key);
   return {

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { BootstrapHost, BootstrapRemote, InitMessage, InitWaiter } from '../bootstrap.js';
 import { bootstrapRejectFrame } from '../errors.js';
 import type { Claim } from '../rendezvous.js';
-import type { Bus } from './bus.js';
+import { linkId, type Bus } from './bus.js';
 import type { Claims } from './claims.js';
 import type { SharedStore } from './shared-store.js';
 import type { Wire } from './wire.js';
@@ -86,7 +85,7 @@ export class RemoteBootstrap implements BootstrapRemote {
 
   forwardInit(owner: string, waiter: InitWaiter, msg: InitMessage): void {
     this.cancelInit(waiter);
-    const l = randomBytes(12).toString('base64url');
+    const l = linkId();
     this.forwarded.set(l, { waiter, owner, jti: msg.jti });
     this.linkOf.set(waiter, l);
     const h = this.store.key('watch', msg.jti);

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { JoinResult, Rendezvous, SessionHost } from '../rendezvous.js';
 import type { Member, Session } from '../sessions.js';
-import type { Bus } from './bus.js';
+import { linkId, type Bus } from './bus.js';
 import type { Claims } from './claims.js';
 import { RemotePeer, type PeerLink } from './remote-peer.js';
 import type { SharedStore } from './shared-store.js';
@@ -88,7 +87,7 @@ export class RemoteSessions implements Rendezvous, PeerLink {
     }
     // Our own claim without a session here is a stale one: nothing to join.
     if (owner === null || owner === this.bus.self || controller.closed) return 'otc_not_found';
-    const l = randomBytes(12).toString('base64url');
+    const l = linkId();
     return new Promise<Outcome>((resolve) => {
       const timer = setTimeout(() => {
         // The owner may still pair a moment later: tell it the controller is gone.

@@ -1,7 +1,7 @@
-import { createHmac, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
+import { linkId } from './bus.js';
 
 /**
  * The Redis connections of one relay instance: one for commands and
@@ -32,6 +32,7 @@ export function createSharedStore(
   // Loaded only in scale-out mode: an in-memory relay never loads ioredis.
   const require = createRequire(import.meta.url);
   const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
+  const { createHmac } = require('node:crypto') as typeof import('node:crypto');
   const options: RedisOptions = {
     lazyConnect: true,
     // Fail fast while disconnected instead of queueing: callers fall back.
@@ -51,7 +52,7 @@ export function createSharedStore(
     // subscribes on every connect instead, whatever happened before.
     autoResubscribe: false,
   });
-  const instanceId = randomBytes(12).toString('base64url');
+  const instanceId = linkId();
   let reported: string | undefined;
   for (const client of [command, subscriber]) {
     // Say so once per state change, not once per retry.

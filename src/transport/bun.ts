@@ -148,7 +148,10 @@ export function bunTransport(ctx: TransportContext): Transport {
   let server: BunServer | undefined;
   let metricsServer: BunServer | undefined;
   return {
+    mount: { fetch, websocket },
     async listen(): Promise<Bound> {
+      // Mounted: the caller's Bun.serve listens and hands us its requests.
+      if (opts.mount) return { host: opts.host, port: opts.port };
       server = Bun.serve<SocketData>({
         port: opts.port,
         hostname: opts.host,

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import type { TrustFn } from '../client-address.js';
 import type { ResolvedOptions } from '../config.js';
 import type { Metrics } from '../metrics.js';
@@ -25,6 +25,8 @@ export interface Bound {
 
 /** A WebSocket server for the relay on one runtime: node:http + ws, or Bun.serve. */
 export interface Transport {
+  /** Bun: the handlers to mount in a caller's Bun.serve (`mount` option). */
+  readonly mount?: { fetch: unknown; websocket: unknown };
   /** Listens (or, attached to a caller's server, waits for it to). */
   listen(): Promise<Bound>;
   /** After the core has closed its sockets: stops listening, drops what is left. */

@@ -81,6 +81,10 @@ export async function startBunRelay(options: RelayOptions): Promise<RelayServer>
     handleRequest: () => {
       throw new Error('handleRequest is for node:http');
     },
+    fetch: () => {
+      throw new Error('fetch is for mounting in this process');
+    },
+    websocket: undefined,
     get address() {
       return address;
     },
