@@ -171,7 +171,11 @@ const rows = [
   ['forwarding MB/s, 10 pairs', (r) => r.forward10.mbPerSec, 'higher'],
   ['forwarding p99 one-way ms, 10 pairs', (r) => r.forward10.p99OneWayMs, 'lower'],
   [`idle RSS KiB per paired session (${IDLE_SESSIONS})`, (r) => r.idle.kibPerSession, 'lower'],
-  [`RSS MiB after all ${IDLE_SESSIONS} sessions closed`, (r) => r.idle.rssAfterCloseKiB / 1024, 'lower'],
+  [
+    `RSS MiB after all ${IDLE_SESSIONS} sessions closed`,
+    (r) => r.idle.rssAfterCloseKiB / 1024,
+    'lower',
+  ],
   ['/health req/s (autocannon, 50 conns)', (r) => r.healthRps, 'higher'],
   ['server CPU-s per 1,000 pairings', (r) => r.cpuSecondsPer1000Pairings, 'lower'],
   ['cold start ms (median of spawns)', (r) => r.coldStartMsMedian, 'lower'],
