@@ -4,6 +4,7 @@ import type { RelayEvents } from './events.js';
 import { ACK_FRAME, dataFrame } from './protocol/messages.js';
 import type { AttemptBudget } from './rate-limit.js';
 import type { JoinResult, Rendezvous, SessionHost } from './rendezvous.js';
+import { ExpiryQueue } from './expiry.js';
 import type { EndReason, Member, Session, SessionStore } from './sessions.js';
 
 /** A socket asking for something: a session member plus its rate-limit key. */
@@ -29,7 +30,15 @@ export interface PairingDeps {
 
 /** listen / connect / data / done and the end of a session. */
 export class Pairing implements SessionHost {
-  constructor(private readonly deps: PairingDeps) {}
+  /** Unpaired sessions (sessionTtlMs) and paired ones (pairedTtlMs): one timer each. */
+  private readonly waiting: ExpiryQueue<Session>;
+  private readonly pairedTtl: ExpiryQueue<Session>;
+
+  constructor(private readonly deps: PairingDeps) {
+    const expire = (session: Session): void => this.end(session, 'expired');
+    this.waiting = new ExpiryQueue(deps.sessionTtlMs, expire);
+    this.pairedTtl = new ExpiryQueue(deps.pairedTtlMs, expire);
+  }
 
   async listen(client: Requester, code: string): Promise<void> {
     const { registry, rendezvous } = this.deps;
@@ -57,7 +66,7 @@ export class Pairing implements SessionHost {
     }
     this.succeeded(client);
     client.session = opened;
-    this.expireIn(opened, this.deps.sessionTtlMs, now);
+    this.waiting.add(opened, now);
     // Adopted even when the store was away: the claim is written once it is back.
     rendezvous?.adopt(opened);
     this.deps.roleChanged(client);
@@ -103,7 +112,7 @@ export class Pairing implements SessionHost {
     session.pairedAt = Date.now();
     controller.session = session;
     // Once paired, at most one more TTL: time for a person to compare codes.
-    this.expireIn(session, this.deps.pairedTtlMs, session.pairedAt);
+    this.pairedTtl.add(session, session.pairedAt);
     this.deps.rendezvous?.paired(session);
     this.deps.roleChanged(controller);
     session.target.peerFound();
@@ -141,8 +150,7 @@ export class Pairing implements SessionHost {
   end(session: Session, reason: EndReason, by?: Member): void {
     if (!this.deps.registry.remove(session)) return;
     this.deps.rendezvous?.release(session);
-    if (session.timer !== null) clearTimeout(session.timer);
-    session.timer = null;
+    session.expiry?.remove(session);
     const members =
       session.controller === null ? [session.target] : [session.target, session.controller];
     for (const member of members) member.session = null;
@@ -185,12 +193,6 @@ export class Pairing implements SessionHost {
     target.session = replica;
     this.join(replica, controller);
     return 'joined';
-  }
-
-  private expireIn(session: Session, ttlMs: number, from: number): void {
-    if (session.timer !== null) clearTimeout(session.timer);
-    session.expiresAt = from + ttlMs;
-    session.timer = setTimeout(() => this.end(session, 'expired'), ttlMs);
   }
 
   private async reserve(client: Requester, action: 'listen' | 'connect'): Promise<boolean> {

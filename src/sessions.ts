@@ -1,3 +1,5 @@
+import type { Expiring, ExpiryQueue } from './expiry.js';
+
 /** Why a session ended; every end goes through Pairing.end() with one of these. */
 export type EndReason =
   | 'done'
@@ -58,7 +60,9 @@ export interface Session {
   pairedAt: number;
   /** When the current TTL runs out (epoch ms). */
   expiresAt: number;
-  timer: NodeJS.Timeout | null;
+  /** The TTL queue holding the session (expiry.ts), and its place there. */
+  expiry: ExpiryQueue<Expiring> | null;
+  slot: number;
 }
 
 /** The rendezvous table: code → live session. */
@@ -111,7 +115,8 @@ export class MemorySessionStore implements SessionStore {
       openedAt: now,
       pairedAt: 0,
       expiresAt: 0,
-      timer: null,
+      expiry: null,
+      slot: -1,
     };
     this.byCode.set(code, session);
     return session;

@@ -5,45 +5,45 @@ import type { BunGlobal, BunServer, BunServerWebSocket, BunWebSocketHandler } fr
 import type { Socket } from './socket.js';
 import type { Bound, Transport, TransportContext } from './transport.js';
 
-/** What Bun keeps with each WebSocket: the client key from the upgrade, then the core's client. */
-interface SocketData {
-  key: string;
-  client: Client | null;
-}
-type BunSocketRef = BunServerWebSocket<SocketData>;
-
 const OPEN = 1;
 // Bun.serve's own idle limit for HTTP connections (seconds): a request still
 // arriving after this is cut off (slowloris).
 const HTTP_IDLE_S = 10;
 
-/** A Bun ServerWebSocket behind the core's Socket interface. */
+/**
+ * What Bun keeps with each WebSocket (its `data`), and the core's Socket for
+ * it: one object per connection. The client key comes from the upgrade; the
+ * ServerWebSocket and the core's client arrive at open.
+ */
 class BunSocket implements Socket {
-  constructor(private readonly ws: BunSocketRef) {}
+  ws: BunServerWebSocket<BunSocket> | null = null;
+  client: Client | null = null;
+
+  constructor(readonly key: string) {}
 
   get isOpen(): boolean {
-    return this.ws.readyState === OPEN;
+    return this.ws !== null && this.ws.readyState === OPEN;
   }
 
   get bufferedAmount(): number {
-    return this.ws.getBufferedAmount();
+    return this.ws?.getBufferedAmount() ?? 0;
   }
 
   send(frame: string | Buffer): void {
     // A Uint8Array would go out as a binary frame; the protocol is text.
-    this.ws.send(typeof frame === 'string' ? frame : frame.toString());
+    this.ws?.send(typeof frame === 'string' ? frame : frame.toString());
   }
 
   close(code: number, reason: string): void {
-    this.ws.close(code, reason);
+    this.ws?.close(code, reason);
   }
 
   terminate(): void {
-    this.ws.terminate();
+    this.ws?.terminate();
   }
 
   ping(): void {
-    this.ws.ping();
+    this.ws?.ping();
   }
 
   /** Bun cannot stop reading one socket: the core's backlog cap applies instead. */
@@ -92,7 +92,7 @@ export function bunTransport(ctx: TransportContext): Transport {
     });
   };
 
-  const websocket: BunWebSocketHandler<SocketData> = {
+  const websocket: BunWebSocketHandler<BunSocket> = {
     maxPayloadLength: opts.maxFrameBytes,
     // Past this Bun closes the socket rather than drop frames; the core also
     // cuts off a reader whose buffered amount passes the cap.
@@ -103,7 +103,9 @@ export function bunTransport(ctx: TransportContext): Transport {
     sendPings: false,
     perMessageDeflate: false,
     open(ws) {
-      ws.data.client = relay.attach(new BunSocket(ws), ws.data.key);
+      const socket = ws.data;
+      socket.ws = ws;
+      socket.client = relay.attach(socket, socket.key);
     },
     message(ws, message) {
       ws.data.client?.frame(
@@ -141,7 +143,7 @@ export function bunTransport(ctx: TransportContext): Transport {
         method,
       );
     }
-    if (server.upgrade<SocketData>(req, { data: { key, client: null } })) return undefined;
+    if (server.upgrade<BunSocket>(req, { data: new BunSocket(key) })) return undefined;
     return respond(reply(400, { error: 'bad_upgrade' }), method);
   };
 
@@ -152,7 +154,7 @@ export function bunTransport(ctx: TransportContext): Transport {
     async listen(): Promise<Bound> {
       // Mounted: the caller's Bun.serve listens and hands us its requests.
       if (opts.mount) return { host: opts.host, port: opts.port };
-      server = Bun.serve<SocketData>({
+      server = Bun.serve<BunSocket>({
         port: opts.port,
         hostname: opts.host,
         idleTimeout: HTTP_IDLE_S,
