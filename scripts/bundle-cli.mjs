@@ -5,7 +5,11 @@ import { build } from 'esbuild';
 
 await build({
   entryPoints: ['src/cli.ts'],
-  outfile: 'dist/cli.js',
+  // The Node transport (node:http + ws, most of the bundle) is a chunk of its
+  // own, loaded only where it runs: Bun never reads it.
+  outdir: 'dist',
+  splitting: true,
+  chunkNames: 'cli-chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',
