@@ -3,7 +3,11 @@
 // control channel on stdin/stdout (JSON lines) so tests on Node can stop,
 // drain and read it. Relay log lines pass through stdout unchanged.
 import { createInterface } from 'node:readline';
-import { createRelayServer } from '../../dist/index.js';
+import type * as Library from '../../src/index.js';
+
+// The built library (what ships), loaded by path: it does not exist until `npm run build`.
+const built = new URL('../../dist/index.js', import.meta.url).href;
+const { createRelayServer } = (await import(built)) as typeof Library;
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Record<string, unknown>;
 const say = (event: Record<string, unknown>): void => {
