@@ -39,6 +39,7 @@ export interface RelayServer {
    * (`fetch` answers the relay's paths, 404 otherwise; route yours first).
    */
   readonly fetch: (req: Request, server: unknown) => Response | undefined | Promise<Response>;
+  /** Undefined until start(), and without `mount`. */
   readonly websocket: unknown;
 }
 
@@ -156,11 +157,11 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     get draining() {
       return relay.draining;
     },
-    get fetch() {
-      return mounted().fetch as RelayServer['fetch'];
+    fetch(req: Request, server: unknown) {
+      return (mounted().fetch as RelayServer['fetch'])(req, server);
     },
     get websocket() {
-      return mounted().websocket;
+      return opts.mount ? transport?.mount?.websocket : undefined;
     },
   };
 }
