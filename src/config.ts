@@ -275,7 +275,7 @@ export const SETTINGS_TABLE = {
     min: 300,
     max: 60_000,
     description:
-      'scale-out: an instance unheard for this long is taken for dead; peers of its sessions get peer_disconnected within about 1.33x this',
+      'scale-out: an instance unheard for this long is taken for dead; peers of its sessions get peer_disconnected within about 1.2x this',
   },
   readyDuringRedisOutage: {
     kind: 'bool',

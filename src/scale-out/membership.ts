@@ -61,7 +61,8 @@ export class Membership {
     private readonly log: Logger,
     private readonly onMessage: (text: string) => void,
   ) {
-    this.intervalMs = Math.max(100, Math.min(1_000, Math.floor(opts.peerTimeoutMs / 3)));
+    // A dead peer is noticed within peerTimeout + one interval.
+    this.intervalMs = Math.max(100, Math.min(500, Math.floor(opts.peerTimeoutMs / 6)));
   }
 
   status(): ClusterStatus {
