@@ -52,28 +52,37 @@ export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metri
   gauge('pairing_relay_resident_memory_bytes', 'Resident set size of the process.', () =>
     process.memoryUsage.rss(),
   );
+  // A state set: one series per state, 1 for the current one.
+  const stateSet = <S extends string>(
+    name: string,
+    help: string,
+    states: readonly S[],
+    read: () => S | undefined,
+  ): void => {
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const now = read();
+        for (const state of states) this.set({ state }, state === now ? 1 : 0);
+      },
+    });
+  };
   if (scaleOut) {
-    // State sets: one series per state, 1 for the current one.
-    new client.Gauge({
-      name: 'pairing_relay_redis_state',
-      help: 'Redis as this instance sees it: ok, slow (no answer within the timeout) or unreachable.',
-      labelNames: ['state'],
-      registers,
-      collect() {
-        const now = sources.cluster()?.store;
-        for (const state of STORE_STATES) this.set({ state }, state === now ? 1 : 0);
-      },
-    });
-    new client.Gauge({
-      name: 'pairing_relay_cluster_membership',
-      help: 'This instance in the cluster: ok, unsubscribed (own channel unconfirmed) or reclaiming (claims not yet written back).',
-      labelNames: ['state'],
-      registers,
-      collect() {
-        const now = sources.cluster()?.membership;
-        for (const state of MEMBERSHIP_STATES) this.set({ state }, state === now ? 1 : 0);
-      },
-    });
+    stateSet(
+      'pairing_relay_redis_state',
+      'Redis as this instance sees it: ok, slow (no answer within the timeout) or unreachable.',
+      STORE_STATES,
+      () => sources.cluster()?.store,
+    );
+    stateSet(
+      'pairing_relay_cluster_membership',
+      'This instance in the cluster: ok, unsubscribed (own channel unconfirmed) or reclaiming (claims not yet written back).',
+      MEMBERSHIP_STATES,
+      () => sources.cluster()?.membership,
+    );
   }
   const pairings = new client.Counter({
     name: 'pairing_relay_pairings_total',

@@ -1,3 +1,4 @@
+import type { Logger } from './logger.js';
 import type { Relay } from './relay.js';
 
 export const WS_PATH = '/ws';
@@ -35,6 +36,18 @@ export function pathOf(url: string | undefined): string {
  * /health, /ready, and 404/405/426 for everything else: cheap, no I/O.
  * 'websocket' and 'metrics' are left to the transport.
  */
+export function route(
+  ctx: RouteContext,
+  method: string,
+  path: string,
+  upgrade: false,
+): Reply | 'metrics';
+export function route(
+  ctx: RouteContext,
+  method: string,
+  path: string,
+  upgrade: boolean,
+): Reply | 'websocket' | 'metrics';
 export function route(
   ctx: RouteContext,
   method: string,
@@ -93,22 +106,18 @@ export interface Refusal {
  * The upgrade gate: draining and socket caps are decided here, before any
  * WebSocket is made, so a refused client costs almost nothing.
  */
-export function admitUpgrade(
-  relay: Relay,
-  key: string,
-  warn: (msg: string, extra: object) => void,
-): Refusal | undefined {
+export function admitUpgrade(relay: Relay, key: string, log: Logger): Refusal | undefined {
   if (relay.draining) {
     relay.events.rejected('upgrade_draining');
     return { status: 503, error: 'going_away' };
   }
   const admission = relay.admit(key);
   if (admission === 'sockets_full') {
-    warn('socket cap reached: upgrade refused', { sockets: relay.clients.size });
+    log.warn({ sockets: relay.clients.size }, 'socket cap reached: upgrade refused');
     return { status: 503, error: 'relay_capacity' };
   }
   if (admission === 'address_full') {
-    warn('per-address socket cap reached: upgrade refused', { client: key });
+    log.warn({ client: key }, 'per-address socket cap reached: upgrade refused');
     return { status: 429, error: 'too_many_connections' };
   }
   return undefined;

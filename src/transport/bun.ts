@@ -79,7 +79,6 @@ function pathFromUrl(url: string): string {
 export function bunTransport(ctx: TransportContext): Transport {
   const { relay, opts, trust, log } = ctx;
   const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
-  const warn = (msg: string, extra: object): void => log.warn(extra, msg);
   const metrics = ctx.metrics;
   const metricsResponse = async (method: string): Promise<Response> => {
     if (metrics === undefined) return respond(reply(404, { error: 'not_found' }), method);
@@ -136,7 +135,7 @@ export function bunTransport(ctx: TransportContext): Transport {
       req.headers.get('x-forwarded-for'),
       trust,
     );
-    const refusal = admitUpgrade(relay, key, warn);
+    const refusal = admitUpgrade(relay, key, log);
     if (refusal !== undefined) {
       return respond(
         reply(refusal.status, { error: refusal.error }, { connection: 'close' }),

@@ -21,9 +21,8 @@ function write(res: ServerResponse, answer: Reply): void {
 export function createRequestHandler(ctx: RouteContext, metrics?: Handler): Handler {
   return (req, res) => {
     const answer = route(ctx, req.method ?? 'GET', pathOf(req.url), false);
+    // Upgrades never come here (node:http emits 'upgrade'): /ws answers 426.
     if (answer === 'metrics') return metrics?.(req, res);
-    // A plain GET of /ws (no upgrade) is 426 from route(); 'websocket' cannot come back here.
-    if (answer === 'websocket') return write(res, reply(426, { error: 'upgrade_required' }));
     write(res, answer);
   };
 }

@@ -48,7 +48,6 @@ export function nodeTransport(ctx: TransportContext): Transport {
   const onError = (err: Error & { code?: string }): void => {
     log.debug({ err: err.code ?? err.message }, 'socket error');
   };
-  const warn = (msg: string, extra: object): void => log.warn(extra, msg);
   const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
     if (pathOf(req.url) !== WS_PATH) {
@@ -58,7 +57,7 @@ export function nodeTransport(ctx: TransportContext): Transport {
       return refuseUpgrade(socket, 404, 'not_found');
     }
     const key = clientKey(req, trust);
-    const refusal = admitUpgrade(relay, key, warn);
+    const refusal = admitUpgrade(relay, key, log);
     if (refusal !== undefined) return refuseUpgrade(socket, refusal.status, refusal.error);
     wss.handleUpgrade(req, socket, head, (ws) =>
       bindWs(ws, relay.attach(wsSocket(ws), key), onError),
