@@ -2,42 +2,10 @@
 // to hear that the other instance died, and how soon instances that booted
 // before Redis serve cross-instance pairings once it is up.
 import { performance } from 'node:perf_hooks';
-import { WebSocket } from 'ws';
+import { next, pairUp } from './load.mjs';
 import { startServer, stopServer } from './proc.mjs';
 
-function client(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: { 'x-forwarded-for': `10.9.${rand()}.${rand()}` } });
-    const inbox = [];
-    const waiters = [];
-    ws.on('message', (d) => {
-      const m = JSON.parse(d.toString());
-      const w = waiters.shift();
-      if (w) w(m);
-      else inbox.push(m);
-    });
-    ws.next = () =>
-      inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((r) => waiters.push(r));
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-const rand = () => Math.floor(Math.random() * 250) + 1;
-const send = (ws, m) => ws.send(JSON.stringify(m));
-let code = 700000;
-
-async function pairAcross(a, b) {
-  const otc = String(code++);
-  const target = await client(a.url);
-  send(target, { type: 'listen', otc });
-  if ((await target.next()).type !== 'ack') throw new Error('listen failed');
-  const controller = await client(b.url);
-  send(controller, { type: 'connect', otc });
-  const found = await controller.next();
-  if (found.type !== 'peer_found') throw new Error(`connect failed: ${JSON.stringify(found)}`);
-  await target.next();
-  return { target, controller };
-}
+const PEER_DISCONNECTED = '{"type":"error","code":"peer_disconnected"}';
 
 async function ready(server) {
   try {
@@ -53,13 +21,14 @@ export async function deathToPeerDisconnected(env) {
   const a = await startServer(process.execPath, [env.cli], env.vars);
   const b = await startServer(process.execPath, [env.cli], env.vars);
   try {
-    const { controller } = await pairAcross(a, b);
-    const heard = controller.next();
+    const { target, controller } = await pairUp(a.url, b.url);
+    const heard = next(controller);
     const t0 = performance.now();
     a.child.kill('SIGKILL');
     const msg = await heard;
     const ms = performance.now() - t0;
-    if (msg.code !== 'peer_disconnected') throw new Error(JSON.stringify(msg));
+    if (msg !== PEER_DISCONNECTED) throw new Error(msg);
+    target.terminate();
     controller.terminate();
     return ms;
   } finally {
@@ -79,7 +48,7 @@ export async function bootBeforeRedis(env, startRedisOn, port) {
     const up = performance.now() - t0;
     while (!((await ready(a)) && (await ready(b)))) await new Promise((r) => setTimeout(r, 5));
     const readyMs = performance.now() - t0 - up;
-    const { target, controller } = await pairAcross(a, b);
+    const { target, controller } = await pairUp(a.url, b.url);
     const pairedMs = performance.now() - t0 - up;
     target.terminate();
     controller.terminate();

@@ -42,7 +42,7 @@ function open(url) {
 // A reply that never comes is a failed pairing, not a hung bench.
 const REPLY_TIMEOUT_MS = 5000;
 
-function next(ws) {
+export function next(ws) {
   if (ws.inbox.length > 0) return Promise.resolve(ws.inbox.shift());
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config.js';
 import { cleanup, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
-import { killChildren, track, type Exit } from './helpers/process.js';
+import { killChildren, relayChildEnv, track, type Exit } from './helpers/process.js';
 
 // Real processes running the built CLI (`npm test` builds before vitest runs).
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -33,17 +33,10 @@ afterEach(async () => {
   killChildren();
 });
 
-/** The test runner's environment minus every relay setting, plus `env`. */
-function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...process.env };
-  for (const setting of SETTINGS) delete out[setting.env];
-  return { ...out, ...env };
-}
-
 function startCli(args: string[], env: Record<string, string> = {}): Cli {
   const child = spawn(relayRuntime, [CLI, ...args], {
     cwd: ROOT,
-    env: cleanEnv(env),
+    env: relayChildEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child);

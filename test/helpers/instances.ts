@@ -1,8 +1,7 @@
 import { relayRuntime } from './bun-relay.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '../../src/config.js';
-import { track, type Exit } from './process.js';
+import { relayChildEnv, track, type Exit } from './process.js';
 
 // Relay instances as real processes running the built CLI (`npm test` builds
 // before vitest runs), so fault tests can SIGKILL or SIGTERM them.
@@ -27,13 +26,6 @@ export interface RelayProcess {
   exited: Promise<Exit>;
   /** Everything printed so far, stdout and stderr interleaved, for failure messages. */
   logs(): string;
-}
-
-/** The test runner's environment minus every relay setting, plus `env`. */
-function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...process.env };
-  for (const setting of SETTINGS) delete out[setting.env];
-  return { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...out, ...env };
 }
 
 async function getJson(url: string): Promise<{ status: number; body: unknown }> {
@@ -61,7 +53,7 @@ export async function startRelayProcess(
 ): Promise<RelayProcess> {
   const child = spawn(relayRuntime, [CLI, ...args], {
     cwd: ROOT,
-    env: cleanEnv(env),
+    env: relayChildEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child);

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { SETTINGS } from '../../src/config.js';
 
 export interface Exit {
   code: number | null;
@@ -19,4 +20,11 @@ export function killChildren(): void {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   children.clear();
+}
+
+/** The test runner's environment minus every relay setting, plus `env`: for spawned relays. */
+export function relayChildEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...process.env };
+  for (const setting of SETTINGS) delete out[setting.env];
+  return { ...out, ...env };
 }
