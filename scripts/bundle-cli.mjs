@@ -1,7 +1,12 @@
 // Cold start is paid by the first pairing after scale-to-zero, and Node
 // spends much of it resolving and loading ~90 small module files. The CLI
 // ships as one bundle (the library in dist/ stays unbundled for importers).
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Chunk names carry a content hash: without this, every build would leave the
+// last one's chunks behind, and npm pack would ship them.
+rmSync(new URL('../dist/cli-chunks', import.meta.url), { recursive: true, force: true });
 
 await build({
   entryPoints: ['src/cli.ts'],

@@ -1,20 +1,14 @@
 #!/usr/bin/env node
-import { writeSync } from 'node:fs';
-import { ConfigError, describeOptionError, helpText, parseCli } from './cli-options.js';
+import { ConfigError, describeOptionError, resolveCli } from './cli-env.js';
+import type { CliCommand } from './cli-options.js';
 import { isOptionError } from './config.js';
 import { createRelayServer } from './server.js';
+import { writeFd } from './stdio.js';
 import { VERSION } from './version.js';
 
-/**
- * Straight to the file descriptor: process.stdout/stderr build a stream on
- * first use, a noticeable part of a cold start under Bun.
- */
+/** Straight to the descriptor (stdio.ts): process.stdout/stderr build a stream on first use. */
 function say(fd: 1 | 2, text: string): void {
-  try {
-    writeSync(fd, text);
-  } catch {
-    // A closed terminal must not stop the relay.
-  }
+  writeFd(fd, text);
 }
 
 // The only module that touches process: argv, env, signals, exit codes.
@@ -22,16 +16,21 @@ const EXIT_USAGE = 2;
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
 async function main(): Promise<void> {
-  let command;
+  const argv = process.argv.slice(2);
+  let command: CliCommand;
   try {
-    command = parseCli(process.argv.slice(2), process.env);
+    // No arguments (containers, the one-liner): nothing for parseArgs to do.
+    command =
+      argv.length === 0
+        ? { kind: 'run', options: resolveCli({}, process.env) }
+        : (await import('./cli-options.js')).parseCli(argv, process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     say(2, `pairing-relay: ${err.message}\n`);
     process.exit(EXIT_USAGE);
   }
   if (command.kind === 'help') {
-    say(1, helpText(VERSION) + '\n');
+    say(1, (await import('./cli-options.js')).helpText(VERSION) + '\n');
     return;
   }
   if (command.kind === 'version') {

@@ -28,17 +28,22 @@ function isIP(addr: string): 0 | 4 | 6 {
   return ipaddr().IPv6.isValid(zone === -1 ? addr : addr.slice(0, zone)) ? 6 : 0;
 }
 
-/** proxy-addr's trust predicate: should the address at this hop be believed? */
-export type TrustFn = (addr: string, hop: number) => boolean;
+/**
+ * proxy-addr's trust predicate: should the address at this hop be believed?
+ * A hop-count setting also carries its count (0 for no proxy), which lets
+ * clientKey() walk X-Forwarded-For itself.
+ */
+export type TrustFn = ((addr: string, hop: number) => boolean) & { readonly hops?: number };
 
 const OFF = new Set(['', '0', 'false', 'no']);
 const ONE_HOP = new Set(['1', 'true', 'yes']);
 const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
-const trustNone: TrustFn = () => false;
+const trustNone: TrustFn = Object.assign(() => false, { hops: 0 });
 
 function trustHops(hops: number): TrustFn {
-  return hops === 0 ? trustNone : (_addr, hop) => hop < hops;
+  if (hops === 0) return trustNone;
+  return Object.assign((_addr: string, hop: number) => hop < hops, { hops });
 }
 
 /**
@@ -105,16 +110,78 @@ export function trustsNoProxy(setting: TrustProxySetting): boolean {
  * IPv4-mapped IPv6 folded to IPv4 and IPv6 reduced to its /64.
  */
 export function clientKey(req: IncomingMessage, trust: TrustFn): string {
-  if (trust === trustNone) return addressKey(req.socket.remoteAddress) ?? 'unknown';
-  // From the socket peer outwards: an entry that is not an address breaks
-  // the chain, and the last good hop before it is the best we know.
+  // node:http joins repeated X-Forwarded-For lines with ", " itself.
+  const xff = req.headers['x-forwarded-for'];
+  const header = Array.isArray(xff) ? xff.join(', ') : (xff ?? null);
+  return clientKeyOf(() => req.socket.remoteAddress, header, trust);
+}
+
+/**
+ * clientKey() from the parts any server has: the socket peer (asked only
+ * when needed: under Bun it is a system call) and the X-Forwarded-For header.
+ */
+export function clientKeyOf(
+  peer: () => string | undefined,
+  forwardedFor: string | null,
+  trust: TrustFn,
+): string {
+  const hops = trust.hops;
+  if (hops === 0) return addressKey(peer()) ?? 'unknown';
+  if (hops !== undefined) return hopKey(peer, forwardedFor ?? '', hops);
+  // Address lists: proxy-addr decides which hops to believe. From the socket
+  // peer outwards, an entry that is not an address breaks the chain, and the
+  // last good hop before it is the best we know.
+  const req = {
+    headers: forwardedFor === null ? {} : { 'x-forwarded-for': forwardedFor },
+    socket: { remoteAddress: peer() },
+  };
   let best = 'unknown';
-  for (const addr of proxyaddr().all(req, trust)) {
+  for (const addr of proxyaddr().all(req as unknown as IncomingMessage, trust)) {
     const key = addressKey(addr);
     if (key === undefined) break;
     best = key;
   }
   return best;
+}
+
+/**
+ * The same answer as the proxy-addr walk above for a hop count, without
+ * loading proxy-addr (the common setting: Cloud Run and one ingress are
+ * AMESH_TRUST_PROXY=1). The n right-most entries, nearest first, stop at the
+ * first that is not an address. The socket peer is asked for only when no
+ * entry stands: it is always an address on a TCP listener.
+ */
+function hopKey(peer: () => string | undefined, header: string, hops: number): string {
+  let best: string | undefined;
+  let taken = 0;
+  forEachForwarded(header, (entry) => {
+    const key = addressKey(entry);
+    if (key !== undefined) best = key;
+    return key !== undefined && ++taken < hops;
+  });
+  return best ?? addressKey(peer()) ?? 'unknown';
+}
+
+/**
+ * X-Forwarded-For entries right to left, split as the `forwarded` package
+ * (proxy-addr's) splits them: commas separate, spaces around an entry are
+ * dropped, empty entries are skipped. Stops when `each` answers false.
+ */
+export function forEachForwarded(header: string, each: (entry: string) => boolean): void {
+  let end = header.length;
+  let start = end;
+  for (let i = header.length - 1; i >= 0; i--) {
+    const c = header.charCodeAt(i);
+    if (c === 0x20) {
+      if (start === end) start = end = i;
+    } else if (c === 0x2c) {
+      if (start !== end && !each(header.substring(start, end))) return;
+      start = end = i;
+    } else {
+      start = i;
+    }
+  }
+  if (start !== end) each(header.substring(start, end));
 }
 
 /** Normalises one address to its key, or undefined if it is not an IP address. */
@@ -140,21 +207,4 @@ export function addressKey(addr: string | undefined): string | undefined {
 
 function hex(n: number | undefined): string {
   return (n ?? 0).toString(16);
-}
-
-/**
- * clientKey() for a server that is not node:http (Bun): the peer address and
- * the X-Forwarded-For header, under the same rules.
- */
-export function clientKeyOf(
-  remoteAddress: string | undefined,
-  forwardedFor: string | null,
-  trust: TrustFn,
-): string {
-  const req = {
-    headers: forwardedFor === null ? {} : { 'x-forwarded-for': forwardedFor },
-    socket: { remoteAddress },
-    connection: { remoteAddress },
-  };
-  return clientKey(req as unknown as IncomingMessage, trust);
 }

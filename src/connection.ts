@@ -1,7 +1,7 @@
 import { errorFrame } from './errors.js';
 import { DONE_FRAME, PEER_FOUND_FRAME } from './protocol/messages.js';
 import type { EndReason, Member, Session } from './sessions.js';
-import type { Socket, SocketEvents } from './transport/socket.js';
+import type { SocketEvents, SocketKind } from './transport/socket.js';
 
 // A peer that does not answer our close frame is cut off after this, not after
 // ws's own 30 s, so it stops holding a slot of the socket caps.
@@ -11,6 +11,8 @@ const CLOSE_ANSWER_MS = 2_000;
 export interface ClientHost {
   onFrame(client: Client, frame: Buffer | string): void;
   onClose(client: Client): void;
+  /** A reader whose unsent bytes pass this is cut off. */
+  readonly maxBufferedBytes: number;
 }
 
 /** What the relay knows about one WebSocket; it receives that socket's events itself. */
@@ -32,12 +34,34 @@ export class Client implements Member, SocketEvents {
   backlog: Array<Buffer | string> | null = null;
 
   constructor(
-    readonly socket: Socket,
+    /** The runtime's own socket, only ever handed back to `kind`. */
+    private readonly socket: unknown,
+    private readonly kind: SocketKind<unknown>,
     /** The rate-limit key: client address, IPv6 by /64. */
     readonly key: string,
-    private readonly maxBufferedBytes: number,
     private readonly host: ClientHost,
   ) {}
+
+  get isOpen(): boolean {
+    return this.kind.isOpen(this.socket);
+  }
+
+  terminate(): void {
+    this.kind.terminate(this.socket);
+  }
+
+  ping(): void {
+    this.kind.ping(this.socket);
+  }
+
+  /** Stops reading the socket; false if the transport cannot. */
+  pause(): boolean {
+    return this.kind.pause(this.socket);
+  }
+
+  resume(): void {
+    this.kind.resume(this.socket);
+  }
 
   frame(data: Buffer | string): void {
     this.host.onFrame(this, data);
@@ -53,10 +77,10 @@ export class Client implements Member, SocketEvents {
 
   /** Sends a frame; a reader that lets its buffer grow past the cap is cut off. */
   send(frame: string | Buffer): void {
-    const socket = this.socket;
-    if (!socket.isOpen) return;
-    socket.send(frame);
-    if (socket.bufferedAmount > this.maxBufferedBytes) socket.terminate();
+    const { kind, socket } = this;
+    if (!kind.isOpen(socket)) return;
+    kind.send(socket, frame);
+    if (kind.bufferedAmount(socket) > this.host.maxBufferedBytes) kind.terminate(socket);
   }
 
   peerFound(): void {
@@ -90,10 +114,10 @@ export class Client implements Member, SocketEvents {
   }
 
   close(code: number, reason: string): void {
-    const socket = this.socket;
-    if (!socket.isOpen) return;
-    socket.close(code, reason);
-    this.closeTimer = setTimeout(() => socket.terminate(), CLOSE_ANSWER_MS);
+    const { kind, socket } = this;
+    if (!kind.isOpen(socket)) return;
+    kind.close(socket, code, reason);
+    this.closeTimer = setTimeout(() => kind.terminate(socket), CLOSE_ANSWER_MS);
   }
 
   holdsNothing(): boolean {

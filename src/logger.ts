@@ -1,5 +1,4 @@
-import { writeSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { HOST_NAME, writeFd } from './stdio.js';
 import type { LogLevel } from './config.js';
 
 type LogFn = {
@@ -36,20 +35,6 @@ function value(v: unknown): unknown {
   return v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v;
 }
 
-function writeLine(line: string): void {
-  // Synchronous: the relay logs lifecycle, not traffic, and the last lines
-  // before a signal's exit (drain, stopped) must land, in order. A pipe that
-  // is momentarily full answers EAGAIN: try again.
-  for (let tries = 0; ; tries++) {
-    try {
-      writeSync(1, line);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || tries > 1000) return;
-    }
-  }
-}
-
 /**
  * JSON lines on stdout in pino's format (level, time, pid, hostname, name,
  * fields, msg). Built in rather than pino: pino's load is most of a cold
@@ -59,7 +44,7 @@ function writeLine(line: string): void {
  */
 export function createLogger(level: LogLevel): Logger {
   const threshold = level === 'silent' ? Infinity : LEVELS[level];
-  const head = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"name":"pairing-relay"`;
+  const head = `,"pid":${process.pid},"hostname":${JSON.stringify(HOST_NAME)},"name":"pairing-relay"`;
   const at = (n: number): LogFn => {
     if (n < threshold) return noop;
     return ((a: object | string, b?: string) => {
@@ -71,7 +56,9 @@ export function createLogger(level: LogLevel): Logger {
         }
       }
       if (msg !== undefined) line += `,"msg":${JSON.stringify(msg)}`;
-      writeLine(line + '}\n');
+      // Synchronous: the relay logs lifecycle, not traffic, and the last lines
+      // before a signal's exit (drain, stopped) must land, in order.
+      writeFd(1, line + '}\n');
     }) as LogFn;
   };
   return {

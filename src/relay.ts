@@ -10,7 +10,7 @@ import { isPlainDataFrame, isPlainDataText } from './protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from './protocol/parse.js';
 import type { Cluster, ClusterStatus } from './cluster-seam.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
-import type { Socket } from './transport/socket.js';
+import type { SocketKind } from './transport/socket.js';
 
 // Frames that arrive while a listen/connect/watch is pending wait in order.
 // Past PAUSE_AT the socket stops being read (TCP backpressure, nothing lost);
@@ -126,9 +126,13 @@ export class Relay implements ClientHost {
     return admission;
   }
 
+  get maxBufferedBytes(): number {
+    return this.opts.maxBufferedBytes;
+  }
+
   /** A socket the transport accepted; its events go to the returned client. */
-  attach(socket: Socket, key: string): Client {
-    const client = new Client(socket, key, this.opts.maxBufferedBytes, this);
+  attach<S>(socket: S, kind: SocketKind<S>, key: string): Client {
+    const client = new Client(socket, kind as SocketKind<unknown>, key, this);
     this.clients.add(client);
     this.socketsPerKey.set(key, (this.socketsPerKey.get(key) ?? 0) + 1);
     this.updateIdle(client);
@@ -153,7 +157,7 @@ export class Relay implements ClientHost {
     for (const client of this.clients) {
       if (client.idleTimer !== null) clearTimeout(client.idleTimer);
       client.idleTimer = null;
-      client.socket.terminate();
+      client.terminate();
     }
     const { addressBudget, codeBudget, watchBudget } = this.backends;
     for (const budget of [addressBudget, codeBudget, watchBudget]) budget.close();
@@ -162,7 +166,7 @@ export class Relay implements ClientHost {
 
   onFrame(client: Client, frame: Frame): void {
     // A socket the relay is closing starts nothing new while it waits for the close frame.
-    if (!client.socket.isOpen) return;
+    if (!client.isOpen) return;
     client.alive = true;
     if (client.backlog !== null) {
       if (client.backlog.length >= MAX_BACKLOG_FRAMES) {
@@ -171,7 +175,7 @@ export class Relay implements ClientHost {
         return;
       }
       client.backlog.push(frame);
-      if (client.backlog.length === PAUSE_AT) client.paused = client.socket.pause();
+      if (client.backlog.length === PAUSE_AT) client.paused = client.pause();
       return;
     }
     const pending = this.handle(client, frame);
@@ -193,7 +197,7 @@ export class Relay implements ClientHost {
       }
       if (client.paused) {
         client.paused = false;
-        client.socket.resume();
+        client.resume();
       }
     };
     pending.then(resume, (err: unknown) => {
@@ -280,11 +284,11 @@ export class Relay implements ClientHost {
       for (const client of this.clients) {
         if (!client.alive) {
           this.log.debug('dead peer terminated');
-          client.socket.terminate();
+          client.terminate();
           continue;
         }
         client.alive = false;
-        if (client.socket.isOpen) client.socket.ping();
+        if (client.isOpen) client.ping();
       }
     }, this.opts.heartbeatMs);
   }

@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-
-// Read once from package.json so /health, --version and npm never disagree.
-const require = createRequire(import.meta.url);
-export const VERSION: string = (require('../package.json') as { version: string }).version;
+// Kept equal to package.json's version by `npm version` (scripts/sync-version.mjs)
+// and checked by test/config.test.ts. A literal, not a require of package.json:
+// under Bun that one read loads the CommonJS loader, ~2 MB of RSS.
+export const VERSION = '0.1.0';

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { addressKey, clientKey, compileTrust } from '../src/client-address.js';
+import { addressKey, clientKey, clientKeyOf, compileTrust } from '../src/client-address.js';
 import type { TrustProxySetting } from '../src/config.js';
 
 // clientKey is a pure function of a request's socket address and headers;
@@ -111,5 +111,53 @@ describe('address keys', () => {
 
   it('IPv4-mapped socket peers are folded', () => {
     expect(key('', '::ffff:198.51.100.3')).toBe('198.51.100.3');
+  });
+});
+
+describe('hop counts without proxy-addr', () => {
+  // compileTrust(n) walks X-Forwarded-For itself; a predicate with no hop
+  // count goes through proxy-addr. Both must give every header the same key.
+  const PIECES = ['1.2.3.4', '5.6.7.8', '2001:db8::7', '::ffff:9.9.9.9', 'junk', 'unknown', ''];
+  const SEPARATORS = [',', ', ', ' ,', ',,', ' ', '  , '];
+  let seed = 42;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const headers: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    let h = rand(4) === 0 ? ' ' : '';
+    const parts = 1 + rand(5);
+    for (let p = 0; p < parts; p++) {
+      h += PIECES[rand(PIECES.length)];
+      if (p < parts - 1 || rand(5) === 0) h += SEPARATORS[rand(SEPARATORS.length)];
+    }
+    headers.push(h);
+  }
+
+  it.each([1, 2, 3])('%i hop(s): the same key as proxy-addr for 2000 random headers', (hops) => {
+    const fast = compileTrust(hops);
+    const viaProxyAddr = (_addr: string, hop: number): boolean => hop < hops;
+    let differing = 0;
+    for (const h of headers) {
+      const a = clientKey(req('10.0.0.1', h), fast);
+      const b = clientKey(req('10.0.0.1', h), viaProxyAddr);
+      if (a !== b) differing++;
+      expect(a, JSON.stringify(h)).toBe(b);
+    }
+    expect(differing).toBe(0);
+  });
+
+  it('asks for the socket peer only when no forwarded entry stands', () => {
+    let asked = 0;
+    const peer = (): string => {
+      asked++;
+      return '10.0.0.1';
+    };
+    expect(clientKeyOf(peer, '6.6.6.6, 1.2.3.4', compileTrust(1))).toBe('1.2.3.4');
+    expect(asked).toBe(0);
+    expect(clientKeyOf(peer, 'junk', compileTrust(1))).toBe('10.0.0.1');
+    expect(clientKeyOf(peer, null, compileTrust(1))).toBe('10.0.0.1');
+    expect(asked).toBe(2);
   });
 });

@@ -9,6 +9,8 @@ import {
   type TunableKey,
   type Tunables,
 } from '../src/config.js';
+import { VERSION } from '../src/version.js';
+import { readFileSync } from 'node:fs';
 
 /** The error `fn` throws; fails the test if it throws none. */
 function thrown(fn: () => unknown): unknown {
@@ -119,5 +121,14 @@ describe('resolveOptions', () => {
     const err = thrown(() => resolveOptions(42 as never));
     expect(err).toBeInstanceOf(TypeError);
     expect(isOptionError(err)).toBe(false);
+  });
+});
+
+describe('version', () => {
+  it("is package.json's (npm version keeps them together)", () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(VERSION).toBe(pkg.version);
   });
 });

@@ -3,10 +3,13 @@
  * declared here so the package needs no Bun type package to build on Node.
  */
 export interface BunServerWebSocket<T> {
-  readonly data: T;
+  /** Set at upgrade; writable (the relay swaps the key for its client at open). */
+  data: T;
   readonly readyState: number;
   /** Bytes sent; -1 when queued behind backpressure; 0 when dropped. */
   send(data: string | Uint8Array, compress?: boolean): number;
+  /** Always a text frame. */
+  sendText(data: string, compress?: boolean): number;
   close(code?: number, reason?: string): void;
   terminate(): void;
   ping(data?: string | Uint8Array): number;

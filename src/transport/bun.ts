@@ -2,7 +2,7 @@ import { clientKeyOf } from '../client-address.js';
 import type { Client } from '../connection.js';
 import { admitUpgrade, pathOf, reply, route, WS_PATH, type Reply } from '../routes.js';
 import type { BunGlobal, BunServer, BunServerWebSocket, BunWebSocketHandler } from './bun-api.js';
-import type { Socket } from './socket.js';
+import type { SocketKind } from './socket.js';
 import type { Bound, Transport, TransportContext } from './transport.js';
 
 const OPEN = 1;
@@ -11,48 +11,31 @@ const OPEN = 1;
 const HTTP_IDLE_S = 10;
 
 /**
- * What Bun keeps with each WebSocket (its `data`), and the core's Socket for
- * it: one object per connection. The client key comes from the upgrade; the
- * ServerWebSocket and the core's client arrive at open.
+ * What Bun keeps with each WebSocket (its `data`): the client key from the
+ * upgrade, then from open on the core's client for it. No object of our own
+ * per connection besides the client.
  */
-class BunSocket implements Socket {
-  ws: BunServerWebSocket<BunSocket> | null = null;
-  client: Client | null = null;
+type Data = string | Client;
+type BunWs = BunServerWebSocket<Data>;
 
-  constructor(readonly key: string) {}
-
-  get isOpen(): boolean {
-    return this.ws !== null && this.ws.readyState === OPEN;
-  }
-
-  get bufferedAmount(): number {
-    return this.ws?.getBufferedAmount() ?? 0;
-  }
-
-  send(frame: string | Buffer): void {
-    // A Uint8Array would go out as a binary frame; the protocol is text.
-    this.ws?.send(typeof frame === 'string' ? frame : frame.toString());
-  }
-
-  close(code: number, reason: string): void {
-    this.ws?.close(code, reason);
-  }
-
-  terminate(): void {
-    this.ws?.terminate();
-  }
-
-  ping(): void {
-    this.ws?.ping();
-  }
-
-  /** Bun cannot stop reading one socket: the core's backlog cap applies instead. */
-  pause(): boolean {
-    return false;
-  }
-
-  resume(): void {}
-}
+/** Bun's ServerWebSockets, for the core. */
+const BUN_KIND: SocketKind<BunWs> = {
+  isOpen: (ws) => ws.readyState === OPEN,
+  // sendText: a frame held as bytes (a Buffer) must still go out as text.
+  send: (ws, frame) => {
+    ws.sendText(typeof frame === 'string' ? frame : frame.toString());
+  },
+  // Bun enforces the slow-reader cap itself (backpressureLimit below).
+  bufferedAmount: () => 0,
+  close: (ws, code, reason) => ws.close(code, reason),
+  terminate: (ws) => ws.terminate(),
+  ping: (ws) => {
+    ws.ping();
+  },
+  // Bun cannot stop reading one socket: the core's backlog cap applies instead.
+  pause: () => false,
+  resume: () => undefined,
+};
 
 function respond(answer: Reply, method: string): Response {
   return new Response(method === 'HEAD' ? null : answer.body, {
@@ -91,10 +74,10 @@ export function bunTransport(ctx: TransportContext): Transport {
     });
   };
 
-  const websocket: BunWebSocketHandler<BunSocket> = {
+  const websocket: BunWebSocketHandler<Data> = {
     maxPayloadLength: opts.maxFrameBytes,
-    // Past this Bun closes the socket rather than drop frames; the core also
-    // cuts off a reader whose buffered amount passes the cap.
+    // The slow-reader cap: past this Bun closes the socket rather than queue
+    // more (BUN_KIND reports no buffered amount, so the core leaves it to Bun).
     backpressureLimit: opts.maxBufferedBytes,
     closeOnBackpressureLimit: true,
     // Idle and heartbeat are the core's rules, the same on every runtime.
@@ -102,20 +85,20 @@ export function bunTransport(ctx: TransportContext): Transport {
     sendPings: false,
     perMessageDeflate: false,
     open(ws) {
-      const socket = ws.data;
-      socket.ws = ws;
-      socket.client = relay.attach(socket, socket.key);
+      ws.data = relay.attach(ws, BUN_KIND, ws.data as string);
     },
     message(ws, message) {
-      ws.data.client?.frame(
-        typeof message === 'string' ? message : Buffer.from(message).toString(),
-      );
+      const client = ws.data;
+      if (typeof client === 'string') return;
+      client.frame(typeof message === 'string' ? message : Buffer.from(message).toString());
     },
     pong(ws) {
-      ws.data.client?.pong();
+      const client = ws.data;
+      if (typeof client !== 'string') client.pong();
     },
     close(ws) {
-      ws.data.client?.gone();
+      const client = ws.data;
+      if (typeof client !== 'string') client.gone();
     },
   };
 
@@ -131,7 +114,7 @@ export function bunTransport(ctx: TransportContext): Transport {
     if (answer === 'metrics') return metricsResponse(method);
     if (answer !== 'websocket') return respond(answer, method);
     const key = clientKeyOf(
-      server.requestIP(req)?.address,
+      () => server.requestIP(req)?.address,
       req.headers.get('x-forwarded-for'),
       trust,
     );
@@ -142,7 +125,7 @@ export function bunTransport(ctx: TransportContext): Transport {
         method,
       );
     }
-    if (server.upgrade<BunSocket>(req, { data: new BunSocket(key) })) return undefined;
+    if (server.upgrade<Data>(req, { data: key })) return undefined;
     return respond(reply(400, { error: 'bad_upgrade' }), method);
   };
 
@@ -153,7 +136,7 @@ export function bunTransport(ctx: TransportContext): Transport {
     async listen(): Promise<Bound> {
       // Mounted: the caller's Bun.serve listens and hands us its requests.
       if (opts.mount) return { host: opts.host, port: opts.port };
-      server = Bun.serve<BunSocket>({
+      server = Bun.serve<Data>({
         port: opts.port,
         hostname: opts.host,
         idleTimeout: HTTP_IDLE_S,

@@ -7,7 +7,7 @@ import { addressKey, clientKey, trustsNoProxy } from '../client-address.js';
 import { pathOf, WS_PATH, admitUpgrade } from '../routes.js';
 import { createMetricsOnlyHandler, createRequestHandler, refuseUpgrade } from './node-http.js';
 import type { Bound, Transport, TransportContext } from './transport.js';
-import { bindWs, wsSocket } from './ws-socket.js';
+import { bindWs, WS_KIND } from './ws-socket.js';
 
 // A relay's HTTP traffic is tiny: probes and upgrade requests. Cut slow
 // (slowloris) clients off early, checking every second rather than Node's
@@ -60,7 +60,7 @@ export function nodeTransport(ctx: TransportContext): Transport {
     const refusal = admitUpgrade(relay, key, log);
     if (refusal !== undefined) return refuseUpgrade(socket, refusal.status, refusal.error);
     wss.handleUpgrade(req, socket, head, (ws) =>
-      bindWs(ws, relay.attach(wsSocket(ws), key), onError),
+      bindWs(ws, relay.attach(ws, WS_KIND, key), onError),
     );
   };
 

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { Socket, SocketEvents } from './socket.js';
+import type { SocketEvents, SocketKind } from './socket.js';
 
 const OPEN = 1;
 // Frames always go out as text, including raw text frames relayed as bytes.
@@ -8,43 +8,22 @@ const EVENTS = Symbol('pairing-relay.events');
 
 type Bound = WebSocket & { [EVENTS]: SocketEvents };
 
-/** A `ws` WebSocket behind the core's Socket interface. */
-class WsSocket implements Socket {
-  constructor(private readonly ws: WebSocket) {}
-
-  get isOpen(): boolean {
-    return this.ws.readyState === OPEN;
-  }
-
-  get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
-  }
-
-  send(frame: string | Buffer): void {
-    this.ws.send(frame, AS_TEXT);
-  }
-
-  close(code: number, reason: string): void {
-    this.ws.close(code, reason);
-  }
-
-  terminate(): void {
-    this.ws.terminate();
-  }
-
-  ping(): void {
-    this.ws.ping();
-  }
-
-  pause(): boolean {
-    this.ws.pause();
+/** `ws` WebSockets, for the core. */
+export const WS_KIND: SocketKind<WebSocket> = {
+  isOpen: (ws) => ws.readyState === OPEN,
+  send: (ws, frame) => ws.send(frame, AS_TEXT),
+  bufferedAmount: (ws) => ws.bufferedAmount,
+  close: (ws, code, reason) => ws.close(code, reason),
+  terminate: (ws) => ws.terminate(),
+  ping: (ws) => ws.ping(),
+  pause: (ws) => {
+    ws.pause();
     return true;
-  }
-
-  resume(): void {
-    if (this.ws.isPaused) this.ws.resume();
-  }
-}
+  },
+  resume: (ws) => {
+    if (ws.isPaused) ws.resume();
+  },
+};
 
 // Listeners shared by every socket (EventEmitter calls them with `this` set to
 // the socket), so a connection costs no closures of its own.
@@ -56,10 +35,6 @@ function onPong(this: WebSocket): void {
 }
 function onClose(this: WebSocket): void {
   (this as Bound)[EVENTS].gone();
-}
-
-export function wsSocket(ws: WebSocket): Socket {
-  return new WsSocket(ws);
 }
 
 /** Routes a ws socket's events to the core. */
