@@ -13,6 +13,8 @@ export interface ClientHost {
   onClose(client: Client): void;
   /** A reader whose unsent bytes pass this is cut off. */
   readonly maxBufferedBytes: number;
+  /** The one kind of socket this relay's transport hands it. */
+  readonly socketKind: SocketKind<unknown>;
 }
 
 /** What the relay knows about one WebSocket; it receives that socket's events itself. */
@@ -34,33 +36,32 @@ export class Client implements Member, SocketEvents {
   backlog: Array<Buffer | string> | null = null;
 
   constructor(
-    /** The runtime's own socket, only ever handed back to `kind`. */
+    /** The runtime's own socket, only ever handed back to the host's socketKind. */
     private readonly socket: unknown,
-    private readonly kind: SocketKind<unknown>,
     /** The rate-limit key: client address, IPv6 by /64. */
     readonly key: string,
     private readonly host: ClientHost,
   ) {}
 
   get isOpen(): boolean {
-    return this.kind.isOpen(this.socket);
+    return this.host.socketKind.isOpen(this.socket);
   }
 
   terminate(): void {
-    this.kind.terminate(this.socket);
+    this.host.socketKind.terminate(this.socket);
   }
 
   ping(): void {
-    this.kind.ping(this.socket);
+    this.host.socketKind.ping(this.socket);
   }
 
   /** Stops reading the socket; false if the transport cannot. */
   pause(): boolean {
-    return this.kind.pause(this.socket);
+    return this.host.socketKind.pause(this.socket);
   }
 
   resume(): void {
-    this.kind.resume(this.socket);
+    this.host.socketKind.resume(this.socket);
   }
 
   frame(data: Buffer | string): void {
@@ -77,7 +78,8 @@ export class Client implements Member, SocketEvents {
 
   /** Sends a frame; a reader that lets its buffer grow past the cap is cut off. */
   send(frame: string | Buffer): void {
-    const { kind, socket } = this;
+    const { socket } = this;
+    const kind = this.host.socketKind;
     if (!kind.isOpen(socket)) return;
     kind.send(socket, frame);
     if (kind.bufferedAmount(socket) > this.host.maxBufferedBytes) kind.terminate(socket);
@@ -114,7 +116,8 @@ export class Client implements Member, SocketEvents {
   }
 
   close(code: number, reason: string): void {
-    const { kind, socket } = this;
+    const { socket } = this;
+    const kind = this.host.socketKind;
     if (!kind.isOpen(socket)) return;
     kind.close(socket, code, reason);
     this.closeTimer = setTimeout(() => kind.terminate(socket), CLOSE_ANSWER_MS);

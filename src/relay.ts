@@ -130,9 +130,12 @@ export class Relay implements ClientHost {
     return this.opts.maxBufferedBytes;
   }
 
+  /** What the transport's sockets are: set by the transport when it is made, before any attach(). */
+  socketKind!: SocketKind<unknown>;
+
   /** A socket the transport accepted; its events go to the returned client. */
-  attach<S>(socket: S, kind: SocketKind<S>, key: string): Client {
-    const client = new Client(socket, kind as SocketKind<unknown>, key, this);
+  attach(socket: unknown, key: string): Client {
+    const client = new Client(socket, key, this);
     this.clients.add(client);
     this.socketsPerKey.set(key, (this.socketsPerKey.get(key) ?? 0) + 1);
     this.updateIdle(client);

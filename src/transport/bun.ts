@@ -61,6 +61,7 @@ function pathFromUrl(url: string): string {
  */
 export function bunTransport(ctx: TransportContext): Transport {
   const { relay, opts, trust, log } = ctx;
+  relay.socketKind = BUN_KIND as SocketKind<unknown>;
   const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
   const metrics = ctx.metrics;
   const metricsResponse = async (method: string): Promise<Response> => {
@@ -85,7 +86,7 @@ export function bunTransport(ctx: TransportContext): Transport {
     sendPings: false,
     perMessageDeflate: false,
     open(ws) {
-      ws.data = relay.attach(ws, BUN_KIND, ws.data as string);
+      ws.data = relay.attach(ws, ws.data as string);
     },
     message(ws, message) {
       const client = ws.data;

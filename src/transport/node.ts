@@ -7,6 +7,7 @@ import { addressKey, clientKey, trustsNoProxy } from '../client-address.js';
 import { pathOf, WS_PATH, admitUpgrade } from '../routes.js';
 import { createMetricsOnlyHandler, createRequestHandler, refuseUpgrade } from './node-http.js';
 import type { Bound, Transport, TransportContext } from './transport.js';
+import type { SocketKind } from './socket.js';
 import { bindWs, WS_KIND } from './ws-socket.js';
 
 // A relay's HTTP traffic is tiny: probes and upgrade requests. Cut slow
@@ -25,6 +26,7 @@ const PEER_HEADROOM = 16;
 /** node:http + ws: the transport on Node, and wherever a node:http server is given. */
 export function nodeTransport(ctx: TransportContext): Transport {
   const { relay, opts, trust, log } = ctx;
+  relay.socketKind = WS_KIND as SocketKind<unknown>;
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -59,9 +61,7 @@ export function nodeTransport(ctx: TransportContext): Transport {
     const key = clientKey(req, trust);
     const refusal = admitUpgrade(relay, key, log);
     if (refusal !== undefined) return refuseUpgrade(socket, refusal.status, refusal.error);
-    wss.handleUpgrade(req, socket, head, (ws) =>
-      bindWs(ws, relay.attach(ws, WS_KIND, key), onError),
-    );
+    wss.handleUpgrade(req, socket, head, (ws) => bindWs(ws, relay.attach(ws, key), onError));
   };
 
   return {
