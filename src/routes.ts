@@ -19,7 +19,11 @@ export interface RouteContext {
   metricsHere: boolean;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+/** The headers of every JSON reply without extras: a transport may prebuild them once. */
+export const JSON_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'application/json',
+  'cache-control': 'no-store',
+};
 
 export function reply(status: number, body: unknown, extra?: Record<string, string>): Reply {
   const headers = extra === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...extra };

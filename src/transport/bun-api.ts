@@ -38,12 +38,16 @@ export interface BunServer {
   stop(closeActiveConnections?: boolean): Promise<void> | void;
 }
 
+export type BunHandler = (req: Request, server: BunServer) => Response | undefined;
+
 export interface BunServeOptions<T> {
   port: number;
   hostname: string;
   /** Seconds an idle HTTP connection (or one still sending its request) is kept. */
   idleTimeout?: number;
   fetch(req: Request, server: BunServer): Response | undefined | Promise<Response | undefined>;
+  /** Paths Bun matches natively, by method; anything else goes to fetch. */
+  routes?: Record<string, Partial<Record<'GET' | 'HEAD', BunHandler>>>;
   websocket?: BunWebSocketHandler<T>;
   error?(err: Error): Response;
 }
