@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-import { ConfigError, describeOptionError, resolveCli } from './cli-env.js';
-import type { CliCommand } from './cli-options.js';
+import {
+  ConfigError,
+  describeOptionError,
+  helpText,
+  parseCli,
+  type CliCommand,
+} from './cli-options.js';
 import { isOptionError } from './config.js';
 import { createRelayServer } from './server.js';
 import { writeFd } from './stdio.js';
@@ -20,17 +25,15 @@ async function main(): Promise<void> {
   let command: CliCommand;
   try {
     // No arguments (containers, the one-liner): nothing for parseArgs to do.
-    command =
-      argv.length === 0
-        ? { kind: 'run', options: resolveCli({}, process.env) }
-        : (await import('./cli-options.js')).parseCli(argv, process.env);
+    const parseArgs = argv.length === 0 ? undefined : (await import('node:util')).parseArgs;
+    command = parseCli(argv, process.env, parseArgs);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     say(2, `pairing-relay: ${err.message}\n`);
     process.exit(EXIT_USAGE);
   }
   if (command.kind === 'help') {
-    say(1, (await import('./cli-options.js')).helpText(VERSION) + '\n');
+    say(1, helpText(VERSION) + '\n');
     return;
   }
   if (command.kind === 'version') {

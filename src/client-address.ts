@@ -1,17 +1,16 @@
 import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
+import { lazyRequire } from './lazy-require.js';
 import type IpAddr from 'ipaddr.js';
 import type ProxyAddr from 'proxy-addr';
 import type { TrustProxySetting } from './config.js';
 
 // Loaded on first use: a relay that trusts no proxy and sees no IPv6 never
 // pays for them at cold start (scale-to-zero pays cold start per pairing).
-const require = createRequire(import.meta.url);
 let proxyaddrModule: typeof ProxyAddr | undefined;
 let ipaddrModule: typeof IpAddr | undefined;
 const proxyaddr = (): typeof ProxyAddr =>
-  (proxyaddrModule ??= require('proxy-addr') as typeof ProxyAddr);
-const ipaddr = (): typeof IpAddr => (ipaddrModule ??= require('ipaddr.js') as typeof IpAddr);
+  (proxyaddrModule ??= lazyRequire<typeof ProxyAddr>('proxy-addr'));
+const ipaddr = (): typeof IpAddr => (ipaddrModule ??= lazyRequire<typeof IpAddr>('ipaddr.js'));
 
 // node:net (for isIP) is a large part of a cold start under Bun; the same
 // rules in a few lines: Node's IPv4 form, and IPv6 (zone id allowed) by ipaddr.js.

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { lazyRequire } from './lazy-require.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as PromClient from 'prom-client';
 import type { ClusterStatus, MembershipState, StoreState } from './cluster-seam.js';
@@ -22,14 +22,12 @@ export interface Metrics {
   render(): Promise<{ contentType: string; text: string }>;
 }
 
-const require = createRequire(import.meta.url);
-
 /**
  * Prometheus metrics on a registry of this relay's own (no global state).
  * prom-client is loaded here, so a relay without metrics never loads it.
  */
 export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metrics {
-  const client = require('prom-client') as typeof PromClient;
+  const client = lazyRequire<typeof PromClient>('prom-client');
   const registers = [new client.Registry()];
   const [registry] = registers as [PromClient.Registry];
   const gauge = (name: string, help: string, read: () => number): void => {

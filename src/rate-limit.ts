@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { lazyRequire } from './lazy-require.js';
 import type {
   RateLimiterAbstract,
   RateLimiterMemory as Memory,
@@ -8,13 +8,12 @@ import type {
 // The package's index loads every store it supports (Redis, Mongo, SQL...):
 // 20 ms of cold start for code a memory store never runs. Load just this one,
 // and only when the first attempt needs it (~8 ms of a cold start under Bun).
-const require = createRequire(import.meta.url);
 let memoryClass: typeof Memory | undefined;
 let resClass: typeof Res | undefined;
 export const rateLimiterMemory = (): typeof Memory =>
-  (memoryClass ??= require('rate-limiter-flexible/lib/RateLimiterMemory.js') as typeof Memory);
+  (memoryClass ??= lazyRequire<typeof Memory>('rate-limiter-flexible/lib/RateLimiterMemory.js'));
 const rateLimiterRes = (): typeof Res =>
-  (resClass ??= require('rate-limiter-flexible/lib/RateLimiterRes.js') as typeof Res);
+  (resClass ??= lazyRequire<typeof Res>('rate-limiter-flexible/lib/RateLimiterRes.js'));
 
 /**
  * A per-key budget of failed attempts in a fixed window, on a

@@ -182,7 +182,7 @@ async function createTransport(context: TransportContext): Promise<Transport> {
     return bunTransport(context);
   }
   const { nodeTransport } = await import('./transport/node.js');
-  return nodeTransport(context);
+  return await nodeTransport(context);
 }
 
 /** A host as it can appear in a URL that works as-is (a wildcard bind is reachable on loopback). */

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeOptionError, parseCli } from '../src/cli-options.js';
+import { parseArgs } from 'node:util';
+import { ConfigError, describeOptionError, parseCli as parseWith } from '../src/cli-options.js';
+
+const parseCli = (argv: string[], env: Record<string, string>): ReturnType<typeof parseWith> =>
+  parseWith(argv, env, parseArgs);
 import { isOptionError, resolveOptions } from '../src/config.js';
 
 /** The ConfigError `fn` throws; fails the test if it throws none or another kind. */

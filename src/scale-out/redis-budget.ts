@@ -1,12 +1,10 @@
-import { createRequire } from 'node:module';
+import { lazyRequire } from '../lazy-require.js';
 import type {
   RateLimiterMemory as Memory,
   RateLimiterRedis as RedisLimiter,
 } from 'rate-limiter-flexible';
 import { clearMemoryLimiter, limiterBudget, type AttemptBudget } from '../rate-limit.js';
 import type { SharedStore } from './shared-store.js';
-
-const require = createRequire(import.meta.url);
 
 /**
  * An attempt budget shared by every replica, in Redis; while Redis is away a
@@ -21,10 +19,12 @@ export function redisBudget(
   windowMs: number,
   hashKeys: boolean,
 ): AttemptBudget {
-  const RateLimiterRedis =
-    require('rate-limiter-flexible/lib/RateLimiterRedis.js') as typeof RedisLimiter;
-  const RateLimiterMemory =
-    require('rate-limiter-flexible/lib/RateLimiterMemory.js') as typeof Memory;
+  const RateLimiterRedis = lazyRequire<typeof RedisLimiter>(
+    'rate-limiter-flexible/lib/RateLimiterRedis.js',
+  );
+  const RateLimiterMemory = lazyRequire<typeof Memory>(
+    'rate-limiter-flexible/lib/RateLimiterMemory.js',
+  );
   const duration = Math.max(1, Math.ceil(windowMs / 1000));
   const insurance = new RateLimiterMemory({ points, duration });
   const limiter = new RateLimiterRedis({

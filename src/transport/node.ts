@@ -2,7 +2,6 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import { addressKey, clientKey, trustsNoProxy } from '../client-address.js';
 import { pathOf, WS_PATH, admitUpgrade } from '../routes.js';
 import { createMetricsOnlyHandler, createRequestHandler, refuseUpgrade } from './node-http.js';
@@ -24,9 +23,11 @@ const HTTP_HEADROOM = 1_024;
 const PEER_HEADROOM = 16;
 
 /** node:http + ws: the transport on Node, and wherever a node:http server is given. */
-export function nodeTransport(ctx: TransportContext): Transport {
+export async function nodeTransport(ctx: TransportContext): Promise<Transport> {
   const { relay, opts, trust, log } = ctx;
   relay.socketKind = WS_KIND as SocketKind<unknown>;
+  // Loaded here, not at the top: a relay on Bun.serve never reads ws.
+  const { WebSocketServer } = await import('ws');
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
