@@ -22,6 +22,14 @@ const EXIT_USAGE = 2;
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'check') {
+    // Loaded only for the subcommand: the relay's cold start never pays for it.
+    const { checkCli } = await import('./check/cli.js');
+    const out = await checkCli(process.argv.slice(3), process.env);
+    say(1, out.stdout);
+    say(2, out.stderr);
+    process.exit(out.code);
+  }
   let command;
   try {
     command = parseCli(process.argv.slice(2), process.env);
@@ -62,6 +70,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Token rotation without a restart. Only with a tokens file: otherwise
+  // SIGHUP keeps its default (a closed terminal ends the relay).
+  if (command.options.accessTokensFile !== undefined && command.options.accessTokensFile !== '') {
+    process.on('SIGHUP', () => void relay.reloadAccessTokens());
+  }
 
   try {
     const address = await relay.start();

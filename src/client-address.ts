@@ -105,16 +105,40 @@ export function trustsNoProxy(setting: TrustProxySetting): boolean {
  * IPv4-mapped IPv6 folded to IPv4 and IPv6 reduced to its /64.
  */
 export function clientKey(req: IncomingMessage, trust: TrustFn): string {
-  if (trust === trustNone) return addressKey(req.socket.remoteAddress) ?? 'unknown';
+  return clientKeyDetail(req, trust).key;
+}
+
+/** clientKey(), and how many X-Forwarded-For entries it went through (0: the socket peer). */
+export function clientKeyDetail(
+  req: IncomingMessage,
+  trust: TrustFn,
+): { key: string; forwardedHops: number } {
+  if (trust === trustNone) {
+    return { key: addressKey(req.socket.remoteAddress) ?? 'unknown', forwardedHops: 0 };
+  }
   // From the socket peer outwards: an entry that is not an address breaks
   // the chain, and the last good hop before it is the best we know.
   let best = 'unknown';
+  let hops = -1;
   for (const addr of proxyaddr().all(req, trust)) {
     const key = addressKey(addr);
     if (key === undefined) break;
     best = key;
+    hops++;
   }
-  return best;
+  return { key: best, forwardedHops: Math.max(hops, 0) };
+}
+
+/**
+ * A key in a private, shared or link-local range (not loopback): behind a
+ * proxy, that is the proxy's own address on an inner network.
+ */
+export function isInnerKey(key: string): boolean {
+  const slash = key.indexOf('/');
+  const addr = slash === -1 ? key : key.slice(0, slash);
+  if (isIP(addr) === 0) return false;
+  const range = ipaddr().parse(addr).range();
+  return ['private', 'carrierGradeNat', 'linkLocal', 'uniqueLocal'].includes(range);
 }
 
 /** Normalises one address to its key, or undefined if it is not an IP address. */
@@ -151,10 +175,18 @@ export function clientKeyOf(
   forwardedFor: string | null,
   trust: TrustFn,
 ): string {
+  return clientKey(requestLike(remoteAddress, forwardedFor), trust);
+}
+
+/** The slice of an IncomingMessage that proxy-addr reads, from a peer address and a header. */
+export function requestLike(
+  remoteAddress: string | undefined,
+  forwardedFor: string | null,
+): IncomingMessage {
   const req = {
     headers: forwardedFor === null ? {} : { 'x-forwarded-for': forwardedFor },
     socket: { remoteAddress },
     connection: { remoteAddress },
   };
-  return clientKey(req as unknown as IncomingMessage, trust);
+  return req as unknown as IncomingMessage;
 }

@@ -1,6 +1,8 @@
 import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { isatty } from 'node:tty';
 import type { LogLevel } from './config.js';
+import { prettyLine } from './log-pretty.js';
 
 type LogFn = {
   (obj: object, msg?: string): void;
@@ -51,17 +53,36 @@ function writeLine(line: string): void {
 }
 
 /**
+ * Whether stdout is a terminal, for `logFormat: 'auto'`. node:tty rather than
+ * process.stdout.isTTY: the latter builds a stream on first use, a
+ * noticeable part of a cold start under Bun.
+ */
+export function stdoutIsTerminal(): boolean {
+  try {
+    return isatty(1);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * JSON lines on stdout in pino's format (level, time, pid, hostname, name,
  * fields, msg). Built in rather than pino: pino's load is most of a cold
  * start under Bun (~50 ms of ~80), and the relay writes a few lifecycle lines.
  * Call sites pass only counts, ids, durations and reasons: codes, jtis,
  * tokens, keys and payloads never reach a log call.
  */
-export function createLogger(level: LogLevel): Logger {
+export function createLogger(level: LogLevel, format: 'json' | 'pretty' = 'json'): Logger {
   const threshold = level === 'silent' ? Infinity : LEVELS[level];
   const head = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"name":"pairing-relay"`;
   const at = (n: number): LogFn => {
     if (n < threshold) return noop;
+    if (format === 'pretty') {
+      return ((a: object | string, b?: string) => {
+        const fields = typeof a === 'object' && a !== null ? a : undefined;
+        writeLine(prettyLine(n, Date.now(), fields, typeof a === 'string' ? a : b));
+      }) as LogFn;
+    }
     return ((a: object | string, b?: string) => {
       let line = `{"level":${n},"time":${Date.now()}${head}`;
       const msg = typeof a === 'string' ? a : b;

@@ -101,6 +101,12 @@ export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metri
     labelNames: ['reason'],
     registers,
   });
+  const warnings = new client.Counter({
+    name: 'pairing_relay_warnings_total',
+    help: 'Misconfiguration warnings logged, by cause (each is logged once, then at most hourly).',
+    labelNames: ['cause'],
+    registers,
+  });
   const forwarded = new client.Counter({
     name: 'pairing_relay_forwarded_bytes_total',
     help: 'Bytes of data frames relayed, counted when each session ends.',
@@ -132,6 +138,9 @@ export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metri
       },
       rejected(reason) {
         rejections.inc({ reason });
+      },
+      warned(cause) {
+        warnings.inc({ cause });
       },
     },
     async render() {

@@ -1,6 +1,16 @@
 import { clientKeyOf } from '../client-address.js';
 import type { Client } from '../connection.js';
-import { admitUpgrade, pathOf, reply, route, WS_PATH, type Reply } from '../routes.js';
+import { CLIENT_ECHO_HEADER } from '../client-echo.js';
+import {
+  admitUpgrade,
+  pathOf,
+  reply,
+  route,
+  WS_PATH,
+  type Refusal,
+  type Reply,
+  type UpgradeRequest,
+} from '../routes.js';
 import type { BunGlobal, BunServer, BunServerWebSocket, BunWebSocketHandler } from './bun-api.js';
 import type { Socket } from './socket.js';
 import type { Bound, Transport, TransportContext } from './transport.js';
@@ -119,7 +129,10 @@ export function bunTransport(ctx: TransportContext): Transport {
     },
   };
 
-  const fetch = (req: Request, server: BunServer): Response | undefined | Promise<Response> => {
+  const fetch = (
+    req: Request,
+    server: BunServer,
+  ): Response | undefined | Promise<Response | undefined> => {
     const method = req.method;
     const path = pathFromUrl(req.url);
     const upgrade = req.headers.get('upgrade')?.toLowerCase() === 'websocket';
@@ -129,21 +142,37 @@ export function bunTransport(ctx: TransportContext): Transport {
     }
     const answer = route(ctx.routes, method, path, upgrade);
     if (answer === 'metrics') return metricsResponse(method);
-    if (answer !== 'websocket') return respond(answer, method);
+    if (answer !== 'websocket') {
+      if (path !== '/health' || answer.status !== 200) return respond(answer, method);
+      const echo = ctx.routes.clientEcho(
+        server.requestIP(req)?.address,
+        req.headers.get('x-forwarded-for') ?? undefined,
+      );
+      return respond(
+        { ...answer, headers: { ...answer.headers, [CLIENT_ECHO_HEADER]: echo } },
+        method,
+      );
+    }
     const key = clientKeyOf(
       server.requestIP(req)?.address,
       req.headers.get('x-forwarded-for'),
       trust,
     );
-    const refusal = admitUpgrade(relay, key, log);
-    if (refusal !== undefined) {
-      return respond(
-        reply(refusal.status, { error: refusal.error }, { connection: 'close' }),
-        method,
-      );
-    }
-    if (server.upgrade<BunSocket>(req, { data: new BunSocket(key) })) return undefined;
-    return respond(reply(400, { error: 'bad_upgrade' }), method);
+    const request: UpgradeRequest = {
+      clientKey: key,
+      url: req.url,
+      header: (name) => req.headers.get(name) ?? undefined,
+    };
+    const accept = (refusal: Refusal | undefined): Response | undefined => {
+      if (refusal !== undefined) {
+        const headers = { connection: 'close', ...refusal.headers };
+        return respond(reply(refusal.status, { error: refusal.error }, headers), method);
+      }
+      if (server.upgrade<BunSocket>(req, { data: new BunSocket(key) })) return undefined;
+      return respond(reply(400, { error: 'bad_upgrade' }), method);
+    };
+    const decided = admitUpgrade(ctx.routes, request, log);
+    return decided instanceof Promise ? decided.then(accept) : accept(decided);
   };
 
   let server: BunServer | undefined;
