@@ -8,7 +8,7 @@ Probes a deployed relay from where it runs, one verdict line per step: DNS,
 TCP, TLS (wss://), /health and /ready, the WebSocket upgrade, a full pairing
 between two simulated clients (a random code, data both ways, done), an
 optional quiet hold, and whether the relay tells clients apart behind its
-proxy. At most five connections; it never guesses codes.
+proxy. At most six connections; it never guesses codes.
 
   --json            one JSON report on stdout instead of lines
   --hold <seconds>  keep a paired session quiet this long and say whether
