@@ -120,7 +120,7 @@ describe('pairing-relay check', () => {
     expect(steps.get('pairing')?.status).toBe('pass');
     const hold = steps.get('hold');
     expect(hold?.status).toBe('fail');
-    expect(hold?.summary).toMatch(/a quiet paired session was cut after 1\.\d s/);
+    expect(hold?.summary).toMatch(/a quiet paired session was cut after [1-3]\.\d s/);
     expect(hold?.hint).toMatch(/cuts idle WebSockets before 4 s/);
   });
 
