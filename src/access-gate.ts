@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import {
   OptionTypeError,
@@ -105,7 +104,9 @@ export function createAccessGate(
       if (file === '') return undefined;
       let next: string[];
       try {
-        next = parseTokensFile(await readFile(file, 'utf8'));
+        // Synchronous: a small file, read on SIGHUP only; node:fs/promises
+        // would be one more module in every cold start.
+        next = parseTokensFile(readFileSync(file, 'utf8'));
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         log.error(

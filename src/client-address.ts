@@ -129,16 +129,20 @@ export function clientKeyDetail(
   return { key: best, forwardedHops: Math.max(hops, 0) };
 }
 
+// 10/8, 172.16/12, 192.168/16 (private), 100.64/10 (CGNAT), 169.254/16 (link-local).
+const INNER_V4 =
+  /^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|169\.254\.)/;
+// fc00::/7 (unique local), fe80::/10 (link-local), on a key's first group.
+const INNER_V6 = /^(?:f[cd][0-9a-f]{2}|fe[89ab][0-9a-f]):/i;
+
 /**
  * A key in a private, shared or link-local range (not loopback): behind a
- * proxy, that is the proxy's own address on an inner network.
+ * proxy, that is the proxy's own address on an inner network. Keys are
+ * already normalised (IPv4, or an IPv6 /64 as "a:b:c:d::/64"), so plain
+ * patterns do: /health runs this, and must not load ipaddr.js at cold start.
  */
 export function isInnerKey(key: string): boolean {
-  const slash = key.indexOf('/');
-  const addr = slash === -1 ? key : key.slice(0, slash);
-  if (isIP(addr) === 0) return false;
-  const range = ipaddr().parse(addr).range();
-  return ['private', 'carrierGradeNat', 'linkLocal', 'uniqueLocal'].includes(range);
+  return INNER_V4.test(key) || (key.endsWith('::/64') && INNER_V6.test(key));
 }
 
 /** Normalises one address to its key, or undefined if it is not an IP address. */

@@ -35,6 +35,9 @@ describe('x-relay-client', () => {
       expect(clientEcho(inner, undefined, off), inner).toMatch(/^key=private; from=socket/);
       expect(clientEcho(inner, '198.51.100.2', off), inner).toMatch(/^key=private; from=socket/);
     }
+    // 0xfc is not fc00::/7; a public IPv6 /64 is shown.
+    expect(clientEcho('fc::1', undefined, off)).toBe('key=fc:0:0:0::/64; from=socket; forwarded=0');
+    expect(clientEcho('2001:db8:1:2::9', undefined, off)).toMatch(/^key=2001:db8:1:2::\/64;/);
     // A forwarded inner address is what the requester's own side wrote: shown.
     expect(clientEcho('127.0.0.1', '10.9.8.7', one)).toBe(
       'key=10.9.8.7; from=forwarded; forwarded=1',
