@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayOptions } from '../src/index.js';
-import { cleanup, delay, pair, startRelay, upgradeStatus } from './helpers/relay.js';
+import { cleanup, pair, startRelay, upgradeStatus } from './helpers/relay.js';
 
 afterEach(cleanup);
 
@@ -13,6 +13,8 @@ async function relayWithLog(options: RelayOptions): Promise<{
   url: string;
   httpUrl: (path: string) => string;
   warnings: () => Line[];
+  /** Stops the relay: a Bun-hosted one answers on the pipe its log lines take, so all have arrived. */
+  settle: () => Promise<void>;
 }> {
   const lines: Line[] = [];
   const sink = new Writable({
@@ -25,30 +27,28 @@ async function relayWithLog(options: RelayOptions): Promise<{
   return {
     ...started,
     warnings: () => lines.filter((l) => typeof l['cause'] === 'string'),
+    settle: () => started.relay.stop(),
   };
 }
 
-/** A Bun-hosted relay's log lines cross a pipe: give them a moment to land. */
-const settle = (): Promise<void> => delay(150);
-
 describe('misconfiguration warnings', () => {
   it('X-Forwarded-For while trust proxy is off: one warning naming AMESH_TRUST_PROXY, not one per request', async () => {
-    const { url, httpUrl, warnings } = await relayWithLog({ metrics: true });
+    const { url, httpUrl, warnings, settle } = await relayWithLog({ metrics: true });
     for (let i = 0; i < 6; i++) {
       expect(await upgradeStatus(url, { 'x-forwarded-for': `203.0.113.${i}` })).toBe(101);
     }
+    const metrics = await (await fetch(httpUrl('/metrics'))).text();
+    expect(metrics).toMatch(/pairing_relay_warnings_total\{cause="forwarded_ignored"\} 1/);
     await settle();
     expect(warnings()).toHaveLength(1);
     const [w] = warnings();
     expect(w?.['cause']).toBe('forwarded_ignored');
     expect(w?.['setting']).toBe('AMESH_TRUST_PROXY');
     expect(w?.['msg']).toMatch(/every client behind that proxy shares one rate-limit bucket/);
-    const metrics = await (await fetch(httpUrl('/metrics'))).text();
-    expect(metrics).toMatch(/pairing_relay_warnings_total\{cause="forwarded_ignored"\} 1/);
   });
 
   it('trust proxy on but upgrades without X-Forwarded-For: one warning', async () => {
-    const { url, warnings } = await relayWithLog({ trustProxy: 1 });
+    const { url, warnings, settle } = await relayWithLog({ trustProxy: 1 });
     for (let i = 0; i < 6; i++) expect(await upgradeStatus(url)).toBe(101);
     await settle();
     expect(warnings().map((w) => w['cause'])).toEqual(['forwarded_missing']);
@@ -65,13 +65,14 @@ describe('misconfiguration warnings', () => {
       await fetch(direct.httpUrl('/health'), { headers: { 'x-forwarded-for': '203.0.113.7' } });
       await fetch(proxied.httpUrl('/health'));
     }
-    await settle();
+    await direct.settle();
+    await proxied.settle();
     expect(direct.warnings()).toEqual([]);
     expect(proxied.warnings()).toEqual([]);
   });
 
   it('many sessions from one client key: one warning with the address, at the threshold', async () => {
-    const { url, warnings } = await relayWithLog({ sharedKeyWarnSessions: 3 });
+    const { url, warnings, settle } = await relayWithLog({ sharedKeyWarnSessions: 3 });
     for (let i = 0; i < 6; i++) {
       const { target, controller } = await pair(url, `70000${i}`);
       controller.send({ type: 'done' });
@@ -87,7 +88,7 @@ describe('misconfiguration warnings', () => {
   });
 
   it('sharedKeyWarnSessions 0 turns that warning off', async () => {
-    const { url, warnings } = await relayWithLog({ sharedKeyWarnSessions: 0 });
+    const { url, warnings, settle } = await relayWithLog({ sharedKeyWarnSessions: 0 });
     for (let i = 0; i < 3; i++) {
       const { target, controller } = await pair(url, `71000${i}`);
       controller.send({ type: 'done' });
