@@ -1,4 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayOptions } from '../src/index.js';
@@ -11,10 +16,13 @@ import { killChildren, relayChildEnv, track } from './helpers/process.js';
 // runtime under test, directly or behind a small proxy of the test's own.
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const proxies = new Set<HttpProxy>();
+const closers = new Set<() => Promise<void>>();
 
 afterEach(async () => {
   await Promise.all([...proxies].map((p) => p.close()));
   proxies.clear();
+  await Promise.all([...closers].map((close) => close()));
+  closers.clear();
   await cleanup();
   killChildren();
 });
@@ -201,5 +209,77 @@ describe('pairing-relay check', () => {
     expect(code).toBe(1);
     expect(steps.get('tcp')?.summary).toMatch(/ECONNREFUSED/);
     expect(steps.get('upgrade')?.status).toBe('skip');
+  });
+
+  it('wss://: the certificate is judged (untrusted, wrong name), then trusted with days to expiry', async () => {
+    const { port } = await startRelay();
+    const dir = mkdtempSync(join(tmpdir(), 'relay-tls-'));
+    const cert = (name: string, san: string): { key: Buffer; cert: Buffer; file: string } => {
+      const [key, file] = [join(dir, `${name}.key`), join(dir, `${name}.pem`)];
+      const made = spawnSync('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '30',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        `subjectAltName=${san}`,
+        '-keyout',
+        key,
+        '-out',
+        file,
+      ]);
+      expect(made.status, made.stderr?.toString()).toBe(0);
+      return { key: readFileSync(key), cert: readFileSync(file), file };
+    };
+    // A TLS-terminating TCP proxy in front of the relay (like a load balancer).
+    const terminate = async (pair: { key: Buffer; cert: Buffer }): Promise<number> => {
+      const open = new Set<Socket>();
+      const server = createTlsServer({ key: pair.key, cert: pair.cert }, (tls) => {
+        const upstream = connect(port, '127.0.0.1');
+        for (const s of [tls, upstream]) {
+          open.add(s);
+          s.on('error', () => s.destroy());
+          s.once('close', () => open.delete(s));
+        }
+        tls.pipe(upstream).pipe(tls);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      closers.add(async () => {
+        for (const s of open) s.destroy();
+        await new Promise((resolve) => server.close(resolve));
+      });
+      return (server.address() as { port: number }).port;
+    };
+    const right = cert('relay-ip', 'IP:127.0.0.1');
+    const wrong = cert('elsewhere', 'DNS:other.example');
+    const rightUrl = `wss://127.0.0.1:${await terminate(right)}/ws`;
+    const wrongUrl = `wss://127.0.0.1:${await terminate(wrong)}/ws`;
+
+    const untrusted = await checkBoth(rightUrl);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.steps.get('tls')?.summary).toMatch(
+      /^certificate not accepted for 127\.0\.0\.1 \(DEPTH_ZERO_SELF_SIGNED_CERT\)/,
+    );
+    expect(untrusted.steps.get('upgrade')?.status).toBe('skip');
+
+    const misnamed = await check([wrongUrl, '--json'], { NODE_EXTRA_CA_CERTS: wrong.file });
+    const tls = (JSON.parse(misnamed.stdout) as { steps: Step[] }).steps.find(
+      (s) => s.step === 'tls',
+    );
+    expect(tls?.summary).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
+    expect(tls?.hint).toMatch(/does not name 127\.0\.0\.1/);
+
+    const trusted = await check([rightUrl, '--json'], { NODE_EXTRA_CA_CERTS: right.file });
+    expect(trusted.code).toBe(0);
+    const steps = (JSON.parse(trusted.stdout) as { steps: Step[] }).steps;
+    expect(steps.find((s) => s.step === 'tls')?.summary).toMatch(
+      /^certificate valid for 127\.0\.0\.1, expires in (29|30) days/,
+    );
+    expect(steps.find((s) => s.step === 'pairing')?.status).toBe('pass');
   });
 });

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { StepResult } from './report.js';
 import type { Target } from './network.js';
 
@@ -26,7 +27,7 @@ export function get(
         headers,
         agent: false,
         timeout: timeoutMs,
-        servername: target.hostname,
+        ...(isIP(target.hostname) === 0 ? { servername: target.hostname } : {}),
       },
       (res) => {
         let text = '';

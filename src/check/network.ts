@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect, isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { StepResult } from './report.js';
 
@@ -94,7 +94,8 @@ export function checkTls(target: Target, address: string, timeoutMs: number): Pr
     const socket = tlsConnect({
       host: address,
       port: target.port,
-      servername: target.hostname,
+      // SNI takes a name, never an address.
+      ...(isIP(target.hostname) === 0 ? { servername: target.hostname } : {}),
       // Judged below, so an untrusted certificate is reported, not thrown.
       rejectUnauthorized: false,
     });
