@@ -161,17 +161,22 @@ async function checkToken(
 ): Promise<Refusal | undefined> {
   const key = request.clientKey;
   const budget = relay.addressBudget;
-  if (await budget.spent(key).catch(() => false)) {
+  // begin() counts checks still running, as for code guesses: 64 wrong tokens
+  // sent at the same instant from one address still get only the budget.
+  if (!(await budget.begin(key))) {
     relay.events.rejected('upgrade_rate_limited');
     log.warn({ client: key }, 'rate limited: upgrade refused');
     return { status: 429, error: 'rate_limited' };
   }
   const token = tokenOf(request.header('authorization'), request.url);
-  if (await gate.allows(token, request)) {
-    // Time passed: the relay may have begun to drain meanwhile.
-    return draining(relay) ?? admitSocket(relay, key, log);
+  let allowed = false;
+  try {
+    allowed = await gate.allows(token, request);
+  } finally {
+    await budget.end(key, !allowed && token !== undefined);
   }
-  if (token !== undefined) await budget.spend(key).catch(() => undefined);
+  // Time passed: the relay may have begun to drain meanwhile.
+  if (allowed) return draining(relay) ?? admitSocket(relay, key, log);
   relay.events.rejected('upgrade_unauthorized');
   log.debug({ carried: token !== undefined }, 'upgrade refused: no valid access token');
   return UNAUTHORIZED;

@@ -93,6 +93,17 @@ describe('access-token gate', () => {
     expect(await admitted.next()).toEqual({ type: 'error', code: 'otc_not_found' });
   });
 
+  it('wrong tokens sent all at once from one address still get only the budget', async () => {
+    const { url } = await startRelay({ accessTokens: [TOKEN], failedAttemptsPerIp: 2 });
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        upgradeStatus(url, { authorization: `Bearer parallel-wrong-guess-${i}` }),
+      ),
+    );
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(2);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
+  });
+
   it('metrics count refusals by reason', async () => {
     const { url, httpUrl } = await startRelay({
       accessTokens: [TOKEN],
