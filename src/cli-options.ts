@@ -107,6 +107,12 @@ function fromText(setting: Setting, raw: string | boolean, source: string): unkn
         `${source} must be 1/true/yes or 0/false/no, got ${JSON.stringify(raw)}`,
         setting.key,
       );
+    case 'tokens':
+      // A comma list; blanks (a trailing comma, spaces) are not tokens.
+      return raw
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '');
     default:
       return raw;
   }
@@ -128,6 +134,9 @@ export function helpText(version: string): string {
     `pairing-relay ${version}: short-lived WebSocket pairing relay (amesh-compatible)`,
     '',
     'Usage: pairing-relay [options]',
+    '       pairing-relay check <ws(s)://host[:port]/ws> [--json] [--hold <s>] [--token <t>]',
+    '         probes a deployed relay: DNS, TCP, TLS, /health, /ready, the upgrade, a',
+    '         pairing, idle cuts, client addresses (pairing-relay check --help)',
     '',
     'Every option can also be set by the environment variable shown; a flag wins.',
     '',

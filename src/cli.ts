@@ -21,6 +21,17 @@ const EXIT_USAGE = 2;
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'check') {
+    // Loaded only for the subcommand, and kept out of the CLI bundle (a
+    // non-literal import is left alone): its node:tls, node:dns and node:https
+    // would otherwise load at every relay start.
+    const checkModule = './check/cli.js';
+    const { checkCli } = (await import(checkModule)) as typeof import('./check/cli.js');
+    const out = await checkCli(process.argv.slice(3), process.env);
+    say(1, out.stdout);
+    say(2, out.stderr);
+    process.exit(out.code);
+  }
   const argv = process.argv.slice(2);
   let command: CliCommand;
   try {
@@ -64,6 +75,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Token rotation without a restart. Only with a tokens file: otherwise
+  // SIGHUP keeps its default (a closed terminal ends the relay).
+  if (command.options.accessTokensFile !== undefined && command.options.accessTokensFile !== '') {
+    process.on('SIGHUP', () => void relay.reloadAccessTokens());
+  }
 
   try {
     const address = await relay.start();

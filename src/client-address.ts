@@ -115,6 +115,12 @@ export function clientKey(req: IncomingMessage, trust: TrustFn): string {
   return clientKeyOf(() => req.socket.remoteAddress, header, trust);
 }
 
+/** Filled in by clientKeyOf() when asked: how it reached the key. */
+export interface KeyOrigin {
+  /** X-Forwarded-For entries the key went through; 0: the socket peer. */
+  forwardedHops: number;
+}
+
 /**
  * clientKey() from the parts any server has: the socket peer (asked only
  * when needed: under Bun it is a system call) and the X-Forwarded-For header.
@@ -123,10 +129,12 @@ export function clientKeyOf(
   peer: () => string | undefined,
   forwardedFor: string | null,
   trust: TrustFn,
+  origin?: KeyOrigin,
 ): string {
   const hops = trust.hops;
+  if (origin !== undefined) origin.forwardedHops = 0;
   if (hops === 0) return addressKey(peer()) ?? 'unknown';
-  if (hops !== undefined) return hopKey(peer, forwardedFor ?? '', hops);
+  if (hops !== undefined) return hopKey(peer, forwardedFor ?? '', hops, origin);
   // Address lists: proxy-addr decides which hops to believe. From the socket
   // peer outwards, an entry that is not an address breaks the chain, and the
   // last good hop before it is the best we know.
@@ -135,12 +143,31 @@ export function clientKeyOf(
     socket: { remoteAddress: peer() },
   };
   let best = 'unknown';
+  let walked = -1;
   for (const addr of proxyaddr().all(req as unknown as IncomingMessage, trust)) {
     const key = addressKey(addr);
     if (key === undefined) break;
     best = key;
+    walked++;
   }
+  if (origin !== undefined) origin.forwardedHops = Math.max(walked, 0);
   return best;
+}
+
+// 10/8, 172.16/12, 192.168/16 (private), 100.64/10 (CGNAT), 169.254/16 (link-local).
+const INNER_V4 =
+  /^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|169\.254\.)/;
+// fc00::/7 (unique local), fe80::/10 (link-local), on a key's first group.
+const INNER_V6 = /^(?:f[cd][0-9a-f]{2}|fe[89ab][0-9a-f]):/i;
+
+/**
+ * A key in a private, shared or link-local range (not loopback): behind a
+ * proxy, that is the proxy's own address on an inner network. Keys are
+ * already normalised (IPv4, or an IPv6 /64 as "a:b:c:d::/64"), so plain
+ * patterns do: /health runs this, and must not load ipaddr.js at cold start.
+ */
+export function isInnerKey(key: string): boolean {
+  return INNER_V4.test(key) || (key.endsWith('::/64') && INNER_V6.test(key));
 }
 
 /**
@@ -150,7 +177,12 @@ export function clientKeyOf(
  * first that is not an address. The socket peer is asked for only when no
  * entry stands: it is always an address on a TCP listener.
  */
-function hopKey(peer: () => string | undefined, header: string, hops: number): string {
+function hopKey(
+  peer: () => string | undefined,
+  header: string,
+  hops: number,
+  origin: KeyOrigin | undefined,
+): string {
   let best: string | undefined;
   let taken = 0;
   forEachForwarded(header, (entry) => {
@@ -158,7 +190,9 @@ function hopKey(peer: () => string | undefined, header: string, hops: number): s
     if (key !== undefined) best = key;
     return key !== undefined && ++taken < hops;
   });
-  return best ?? addressKey(peer()) ?? 'unknown';
+  if (best === undefined) return addressKey(peer()) ?? 'unknown';
+  if (origin !== undefined) origin.forwardedHops = taken;
+  return best;
 }
 
 /**

@@ -5,6 +5,27 @@ import { compileTrust } from './client-address.js';
 /** `AMESH_TRUST_PROXY` syntax as a string, a hop count, on/off, or an address list. */
 export type TrustProxySetting = string | number | boolean | readonly string[];
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** auto: human lines when stdout is a terminal, JSON lines otherwise. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+export const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty'];
+
+/** What the relay knows about an upgrade, for an access check of the operator's own. */
+export interface AccessRequest {
+  /** The client key the relay rate-limits on (address, or IPv6 /64). */
+  clientKey: string;
+  /** A request header by lower-case name. */
+  header(name: string): string | undefined;
+}
+
+/** An operator's own access check: the token from `Authorization: Bearer` or `?token=`, if any. */
+export type AccessCheck = (
+  token: string | undefined,
+  request: AccessRequest,
+) => boolean | Promise<boolean>;
+
+/** Access tokens: a list (empty = no gate), or a check of the operator's own. */
+export type AccessTokens = readonly string[] | AccessCheck;
+
 export const LOG_LEVELS: readonly LogLevel[] = [
   'fatal',
   'error',
@@ -28,6 +49,8 @@ export type SettingSpec =
   | (SpecCommon & { kind: 'bool'; default: boolean })
   | (SpecCommon & { kind: 'string'; default: string; emptyMeansOff?: boolean })
   | (SpecCommon & { kind: 'level'; default: LogLevel })
+  | (SpecCommon & { kind: 'format'; default: LogFormat })
+  | (SpecCommon & { kind: 'tokens'; default: readonly string[] })
   | (SpecCommon & { kind: 'trust'; default: TrustProxySetting });
 
 // setTimeout silently fires at once for delays above 2^31-1 ms.
@@ -62,6 +85,13 @@ export const SETTINGS_TABLE = {
     default: 'info',
     env: 'LOG_LEVEL',
     description: `log level: ${LOG_LEVELS.join(', ')}`,
+  },
+  logFormat: {
+    kind: 'format',
+    default: 'auto',
+    env: 'RELAY_LOG_FORMAT',
+    description:
+      'log lines: json, pretty (short human lines), or auto (pretty on a terminal, else json)',
   },
   sessionTtlMs: {
     kind: 'int',
@@ -222,6 +252,31 @@ export const SETTINGS_TABLE = {
     env: 'RELAY_ALLOW_LONG_CODES',
     description: 'also accept 6-64 character codes of [A-Za-z0-9_-], not only 6 digits',
   },
+  accessTokens: {
+    kind: 'tokens',
+    default: [],
+    env: 'RELAY_ACCESS_TOKENS',
+    shownDefault: 'off',
+    description:
+      'comma list of tokens (16+ chars); an upgrade must carry one (Authorization: Bearer, or ?token=) or gets 401',
+  },
+  accessTokensFile: {
+    kind: 'string',
+    default: '',
+    env: 'RELAY_ACCESS_TOKENS_FILE',
+    emptyMeansOff: true,
+    shownDefault: 'off',
+    description: 'file of access tokens, one per line (# comments); the CLI re-reads it on SIGHUP',
+  },
+  sharedKeyWarnSessions: {
+    kind: 'int',
+    default: 50,
+    env: 'RELAY_SHARED_KEY_WARN_SESSIONS',
+    min: 0,
+    max: 1_000_000,
+    description:
+      'sessions from one client address within the failed-attempt window that log a warning that clients may share it (0 = never)',
+  },
   drainMs: {
     kind: 'int',
     default: 10_000,
@@ -293,6 +348,8 @@ interface KindValue {
   bool: boolean;
   string: string;
   level: LogLevel;
+  format: LogFormat;
+  tokens: AccessTokens;
   trust: TrustProxySetting;
 }
 
@@ -358,7 +415,9 @@ export const SETTINGS: readonly Setting[] = Object.freeze(
 );
 
 export const DEFAULTS: Readonly<Tunables> = Object.freeze(
-  Object.fromEntries(TUNABLE_KEYS.map((key) => [key, SETTINGS_TABLE[key].default])) as Tunables,
+  Object.fromEntries(
+    TUNABLE_KEYS.map((key) => [key, SETTINGS_TABLE[key].default]),
+  ) as unknown as Tunables,
 );
 
 /** A bad option value; `option` is the key at fault, `problem` the message without the name. */
@@ -428,6 +487,17 @@ export function checkOption(key: TunableKey, value: unknown): void {
         );
       }
       return;
+    case 'format':
+      if (!LOG_FORMATS.includes(value as LogFormat)) {
+        throw new OptionTypeError(
+          key,
+          `must be one of ${LOG_FORMATS.join(', ')}, got ${shown(value)}`,
+        );
+      }
+      return;
+    case 'tokens':
+      checkTokens(key, value);
+      return;
     case 'trust':
       try {
         compileTrust(value as TrustProxySetting);
@@ -440,6 +510,30 @@ export function checkOption(key: TunableKey, value: unknown): void {
       }
       return;
   }
+}
+
+const MIN_TOKEN_LENGTH = 16;
+
+/** Never quotes a token: the message lands in logs and terminals. */
+function checkTokens(key: TunableKey, value: unknown): void {
+  if (typeof value === 'function') return;
+  if (!Array.isArray(value)) {
+    throw new OptionTypeError(key, 'must be a list of tokens or a function');
+  }
+  value.forEach((token: unknown, i) => {
+    const problem = tokenProblem(token);
+    if (problem !== undefined) throw new OptionTypeError(key, `entry ${i + 1} ${problem}`);
+  });
+}
+
+/** Tokens travel in a header and a URL query: visible ASCII, no comma, long enough not to guess. */
+export function tokenProblem(token: unknown): string | undefined {
+  if (typeof token !== 'string') return 'is not a string';
+  if (token.length < MIN_TOKEN_LENGTH) return `is shorter than ${MIN_TOKEN_LENGTH} characters`;
+  if (!/^[\x21-\x7e]+$/.test(token) || token.includes(',')) {
+    return 'holds a space, comma or non-ASCII character';
+  }
+  return undefined;
 }
 
 /** Applies defaults and validates once, so a bad value fails at construction. */

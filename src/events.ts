@@ -7,6 +7,8 @@ export interface RelayEvents {
   paired(waitedMs: number): void;
   sessionEnded(outcome: SessionOutcome, durationMs: number, bytes: number): void;
   rejected(reason: string): void;
+  /** A misconfiguration warning was logged (once per cause, not per request). */
+  warned(cause: string): void;
 }
 
 export type SessionOutcome =
@@ -23,4 +25,5 @@ export const NO_EVENTS: RelayEvents = {
   paired() {},
   sessionEnded() {},
   rejected() {},
+  warned() {},
 };

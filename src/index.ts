@@ -4,6 +4,7 @@ export {
   SETTINGS,
   SETTINGS_TABLE,
   LOG_LEVELS,
+  LOG_FORMATS,
   OptionTypeError,
   OptionRangeError,
   isOptionError,
@@ -13,6 +14,10 @@ export {
   type TunableKey,
   type TrustProxySetting,
   type LogLevel,
+  type LogFormat,
+  type AccessCheck,
+  type AccessRequest,
+  type AccessTokens,
   type Setting,
   type SettingSpec,
 } from './config.js';

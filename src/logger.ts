@@ -1,5 +1,6 @@
 import { HOST_NAME, writeFd } from './stdio.js';
 import type { LogLevel } from './config.js';
+import { prettyLine } from './log-pretty.js';
 
 type LogFn = {
   (obj: object, msg?: string): void;
@@ -35,6 +36,8 @@ function value(v: unknown): unknown {
   return v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v;
 }
 
+export { stdoutIsTerminal } from './stdio.js';
+
 /**
  * JSON lines on stdout in pino's format (level, time, pid, hostname, name,
  * fields, msg). Built in rather than pino: pino's load is most of a cold
@@ -42,11 +45,17 @@ function value(v: unknown): unknown {
  * Call sites pass only counts, ids, durations and reasons: codes, jtis,
  * tokens, keys and payloads never reach a log call.
  */
-export function createLogger(level: LogLevel): Logger {
+export function createLogger(level: LogLevel, format: 'json' | 'pretty' = 'json'): Logger {
   const threshold = level === 'silent' ? Infinity : LEVELS[level];
   const head = `,"pid":${process.pid},"hostname":${JSON.stringify(HOST_NAME)},"name":"pairing-relay"`;
   const at = (n: number): LogFn => {
     if (n < threshold) return noop;
+    if (format === 'pretty') {
+      return ((a: object | string, b?: string) => {
+        const fields = typeof a === 'object' && a !== null ? a : undefined;
+        writeFd(1, prettyLine(n, Date.now(), fields, typeof a === 'string' ? a : b));
+      }) as LogFn;
+    }
     return ((a: object | string, b?: string) => {
       let line = `{"level":${n},"time":${Date.now()}${head}`;
       const msg = typeof a === 'string' ? a : b;

@@ -99,6 +99,12 @@ export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metri
     labelNames: ['reason'],
     registers,
   });
+  const warnings = new client.Counter({
+    name: 'pairing_relay_warnings_total',
+    help: 'Misconfiguration warnings logged, by cause (each is logged once, then at most hourly).',
+    labelNames: ['cause'],
+    registers,
+  });
   const forwarded = new client.Counter({
     name: 'pairing_relay_forwarded_bytes_total',
     help: 'Bytes of data frames relayed, counted when each session ends.',
@@ -130,6 +136,9 @@ export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metri
       },
       rejected(reason) {
         rejections.inc({ reason });
+      },
+      warned(cause) {
+        warnings.inc({ cause });
       },
     },
     async render() {

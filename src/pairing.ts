@@ -26,6 +26,8 @@ export interface PairingDeps {
   isDraining: () => boolean;
   /** Called whenever a member gains or loses its session (idle timer bookkeeping). */
   roleChanged: (member: Member) => void;
+  /** A local `listen` opened a session for this client key (misconfiguration warnings). */
+  opened: (key: string) => void;
 }
 
 /** listen / connect / data / done and the end of a session. */
@@ -71,6 +73,7 @@ export class Pairing implements SessionHost {
     rendezvous?.adopt(opened);
     this.deps.roleChanged(client);
     client.send(ACK_FRAME);
+    this.deps.opened(client.key);
     this.deps.log.debug({ session: opened.id }, 'session opened');
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from './logger.js';
 import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from './config.js';
+import { trustsNoProxy } from './client-address.js';
 import { Client, type ClientHost } from './connection.js';
 import type { Backends } from './backends.js';
 import { errorFrame } from './errors.js';
@@ -9,6 +10,8 @@ import { Pairing } from './pairing.js';
 import { isPlainDataFrame, isPlainDataText } from './protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from './protocol/parse.js';
 import type { Cluster, ClusterStatus } from './cluster-seam.js';
+import { MisconfigWarnings } from './misconfig-warnings.js';
+import type { AttemptBudget } from './rate-limit.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
 import type { SocketKind } from './transport/socket.js';
 
@@ -30,6 +33,7 @@ export type Admission = 'ok' | 'sockets_full' | 'address_full';
 export class Relay implements ClientHost {
   readonly clients = new Set<Client>();
   readonly registry: SessionStore;
+  readonly warnings: MisconfigWarnings;
   draining = false;
 
   private readonly socketsPerKey = new Map<string, number>();
@@ -46,6 +50,11 @@ export class Relay implements ClientHost {
     private readonly backends: Backends,
   ) {
     this.registry = new MemorySessionStore(opts.maxSessions);
+    this.warnings = new MisconfigWarnings(log, events, {
+      trustsProxy: !trustsNoProxy(opts.trustProxy),
+      sharedKeySessions: opts.sharedKeyWarnSessions,
+      windowMs: opts.failedAttemptWindowMs,
+    });
     const { addressBudget, codeBudget, watchBudget } = backends;
     const isDraining = (): boolean => this.draining;
     const roleChanged = (member: Member): void => {
@@ -79,6 +88,7 @@ export class Relay implements ClientHost {
       maxSessionBytes: opts.maxSessionBytes,
       isDraining,
       roleChanged,
+      opened: (key) => this.warnings.sessionOpened(key),
     });
     this.bootstrap = new BootstrapBroker({
       consumed: backends.jtis,
@@ -112,6 +122,11 @@ export class Relay implements ClientHost {
 
   get bootstrapInFlight(): number {
     return this.bootstrap.inFlight;
+  }
+
+  /** Failed attempts per client address: code guesses, and wrong access tokens. */
+  get addressBudget(): AttemptBudget {
+    return this.backends.addressBudget;
   }
 
   /** Decided at upgrade time, before any WebSocket exists. */

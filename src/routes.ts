@@ -1,3 +1,5 @@
+import { tokenOf, type AccessGate } from './access-gate.js';
+import type { AccessRequest } from './config.js';
 import type { Logger } from './logger.js';
 import type { Relay } from './relay.js';
 
@@ -17,6 +19,10 @@ export interface RouteContext {
   readyDuringStoreOutage: boolean;
   /** /metrics is served on this port. */
   metricsHere: boolean;
+  /** The access-token gate; undefined for an open relay. */
+  access: AccessGate | undefined;
+  /** The x-relay-client value for a request on /health (see client-echo.ts). */
+  clientEcho(remoteAddress: string | undefined, forwardedFor: string | undefined): string;
 }
 
 /** The headers of every JSON reply without extras: a transport may prebuild them once. */
@@ -104,17 +110,83 @@ function ready(relay: Relay, duringStoreOutage: boolean): Reply {
 export interface Refusal {
   status: number;
   error: string;
+  headers?: Record<string, string>;
+}
+
+/** What the gate needs of an upgrade request, whatever server received it. */
+export interface UpgradeRequest extends AccessRequest {
+  /** The request target as received (path and query; Bun: the whole URL). */
+  url: string;
 }
 
 /**
- * The upgrade gate: draining and socket caps are decided here, before any
- * WebSocket is made, so a refused client costs almost nothing.
+ * The upgrade gate, shared by every transport: draining, the access token
+ * and the socket caps are decided here, before any WebSocket is made, so a
+ * refused client costs almost nothing. Synchronous for an open relay; with
+ * a token gate it waits on the address's failure budget.
  */
-export function admitUpgrade(relay: Relay, key: string, log: Logger): Refusal | undefined {
-  if (relay.draining) {
-    relay.events.rejected('upgrade_draining');
-    return { status: 503, error: 'going_away' };
+export function admitUpgrade(
+  ctx: RouteContext,
+  request: UpgradeRequest,
+  log: Logger,
+): Refusal | undefined | Promise<Refusal | undefined> {
+  const { relay } = ctx;
+  const refusal = draining(relay);
+  if (refusal !== undefined) return refusal;
+  relay.warnings.upgrade(request.header('x-forwarded-for') !== undefined);
+  if (ctx.access === undefined) return admitSocket(relay, request.clientKey, log);
+  return checkToken(ctx.access, relay, request, log);
+}
+
+function draining(relay: Relay): Refusal | undefined {
+  if (!relay.draining) return undefined;
+  relay.events.rejected('upgrade_draining');
+  return { status: 503, error: 'going_away' };
+}
+
+const UNAUTHORIZED: Refusal = {
+  status: 401,
+  error: 'unauthorized',
+  headers: { 'www-authenticate': 'Bearer' },
+};
+
+/**
+ * A wrong token spends the address's failure budget, the one code guesses
+ * spend, so the gate cannot be brute-forced either; an address over budget
+ * is refused (429) before its token is even looked at. A missing token is
+ * not a guess and spends nothing. Neither the token nor the URL (its query
+ * may hold the token) is ever logged.
+ */
+async function checkToken(
+  gate: AccessGate,
+  relay: Relay,
+  request: UpgradeRequest,
+  log: Logger,
+): Promise<Refusal | undefined> {
+  const key = request.clientKey;
+  const budget = relay.addressBudget;
+  // begin() counts checks still running, as for code guesses: 64 wrong tokens
+  // sent at the same instant from one address still get only the budget.
+  if (!(await budget.begin(key))) {
+    relay.events.rejected('upgrade_rate_limited');
+    log.warn({ client: key }, 'rate limited: upgrade refused');
+    return { status: 429, error: 'rate_limited' };
   }
+  const token = tokenOf(request.header('authorization'), request.url);
+  let allowed = false;
+  try {
+    allowed = await gate.allows(token, request);
+  } finally {
+    await budget.end(key, !allowed && token !== undefined);
+  }
+  // Time passed: the relay may have begun to drain meanwhile.
+  if (allowed) return draining(relay) ?? admitSocket(relay, key, log);
+  relay.events.rejected('upgrade_unauthorized');
+  log.debug({ carried: token !== undefined }, 'upgrade refused: no valid access token');
+  return UNAUTHORIZED;
+}
+
+function admitSocket(relay: Relay, key: string, log: Logger): Refusal | undefined {
   const admission = relay.admit(key);
   if (admission === 'sockets_full') {
     log.warn({ sockets: relay.clients.size }, 'socket cap reached: upgrade refused');

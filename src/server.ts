@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { memoryBackends, sharedBackends } from './backends.js';
+import { createAccessGate } from './access-gate.js';
 import { compileTrust } from './client-address.js';
+import { clientEcho } from './client-echo.js';
 import { resolveOptions, type RelayOptions } from './config.js';
 import { NO_EVENTS } from './events.js';
-import { createLogger } from './logger.js';
+import { createLogger, stdoutIsTerminal } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Relay } from './relay.js';
 import type { RouteContext } from './routes.js';
@@ -35,10 +37,19 @@ export interface RelayServer {
   readonly connections: number;
   readonly draining: boolean;
   /**
+   * Re-reads `accessTokensFile` (the CLI calls it on SIGHUP). Resolves with
+   * the token count, or undefined when there is no file or it could not be
+   * read (the old tokens stay, and an error is logged).
+   */
+  reloadAccessTokens(): Promise<{ tokens: number } | undefined>;
+  /**
    * Bun, with `mount: true`, after start(): give these to your own Bun.serve
    * (`fetch` answers the relay's paths, 404 otherwise; route yours first).
    */
-  readonly fetch: (req: Request, server: unknown) => Response | undefined | Promise<Response>;
+  readonly fetch: (
+    req: Request,
+    server: unknown,
+  ) => Response | undefined | Promise<Response | undefined>;
   /** Undefined until start(), and without `mount`. */
   readonly websocket: unknown;
 }
@@ -53,7 +64,10 @@ const CLOSE_GRACE_MS = 2_000;
 export function createRelayServer(options: RelayOptions = {}): RelayServer {
   const opts = resolveOptions(options);
   const trust = compileTrust(opts.trustProxy);
-  const log = opts.logger ?? createLogger(opts.logLevel);
+  const format =
+    opts.logFormat === 'auto' ? (stdoutIsTerminal() ? 'pretty' : 'json') : opts.logFormat;
+  const log = opts.logger ?? createLogger(opts.logLevel, format);
+  const access = createAccessGate(opts.accessTokens, opts.accessTokensFile, log);
   const scaleOut = opts.redisUrl !== '';
   const metrics: Metrics | undefined = opts.metrics
     ? createMetrics(
@@ -73,6 +87,8 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     version: VERSION,
     readyDuringStoreOutage: opts.readyDuringRedisOutage,
     metricsHere: metrics !== undefined && opts.metricsPort === 0,
+    access,
+    clientEcho: (remoteAddress, forwardedFor) => clientEcho(remoteAddress, forwardedFor, trust),
   };
   const context: TransportContext = { relay, opts, trust, log, routes, metrics };
   const handleRequest = createRequestHandler(
@@ -103,6 +119,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
         health: address.healthUrl,
         metrics: metricsUrl,
         scaleOut: scaleOut ? 'redis' : 'off',
+        accessTokens: access === undefined ? 'off' : 'on',
         version: VERSION,
       },
       'listening',
@@ -156,6 +173,9 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     },
     get draining() {
       return relay.draining;
+    },
+    async reloadAccessTokens() {
+      return access?.reload();
     },
     fetch(req: Request, server: unknown) {
       return (mounted().fetch as RelayServer['fetch'])(req, server);

@@ -38,7 +38,10 @@ export interface BunServer {
   stop(closeActiveConnections?: boolean): Promise<void> | void;
 }
 
-export type BunHandler = (req: Request, server: BunServer) => Response | undefined;
+export type BunHandler = (
+  req: Request,
+  server: BunServer,
+) => Response | undefined | Promise<Response | undefined>;
 
 export interface BunServeOptions<T> {
   port: number;

@@ -1,5 +1,6 @@
 import { clientKeyOf } from '../client-address.js';
 import type { Client } from '../connection.js';
+import { CLIENT_ECHO_HEADER } from '../client-echo.js';
 import {
   admitUpgrade,
   JSON_HEADERS,
@@ -7,15 +8,11 @@ import {
   reply,
   route,
   WS_PATH,
+  type Refusal,
   type Reply,
+  type UpgradeRequest,
 } from '../routes.js';
-import type {
-  BunGlobal,
-  BunHandler,
-  BunServer,
-  BunServerWebSocket,
-  BunWebSocketHandler,
-} from './bun-api.js';
+import type { BunGlobal, BunServer, BunServerWebSocket, BunWebSocketHandler } from './bun-api.js';
 import type { SocketKind } from './socket.js';
 import type { Bound, Transport, TransportContext } from './transport.js';
 
@@ -121,7 +118,10 @@ export function bunTransport(ctx: TransportContext): Transport {
     },
   };
 
-  const fetch = (req: Request, server: BunServer): Response | undefined | Promise<Response> => {
+  const fetch = (
+    req: Request,
+    server: BunServer,
+  ): Response | undefined | Promise<Response | undefined> => {
     const method = req.method;
     const path = pathFromUrl(req.url);
     const upgrade = req.headers.get('upgrade')?.toLowerCase() === 'websocket';
@@ -131,32 +131,65 @@ export function bunTransport(ctx: TransportContext): Transport {
     }
     const answer = route(ctx.routes, method, path, upgrade);
     if (answer === 'metrics') return metricsResponse(method);
-    if (answer !== 'websocket') return respond(answer, method);
+    if (answer !== 'websocket') {
+      return path === '/health' ? healthResponse(req, server, answer) : respond(answer, method);
+    }
     return openSocket(req, server);
   };
 
-  /** A WebSocket upgrade on the relay's path: caps and client key first, then the socket. */
-  const openSocket = (req: Request, server: BunServer): Response | undefined => {
+  /**
+   * /health, with the x-relay-client echo when the request asks for it
+   * (`pairing-relay check` does; probes do not, and pay nothing for it).
+   */
+  const healthResponse = (req: Request, server: BunServer, answer: Reply): Response => {
+    if (answer.status !== 200 || req.headers.get(CLIENT_ECHO_HEADER) === null) {
+      return respond(answer, req.method);
+    }
+    const echo = ctx.routes.clientEcho(
+      server.requestIP(req)?.address,
+      req.headers.get('x-forwarded-for') ?? undefined,
+    );
+    return respond(
+      { ...answer, headers: { ...answer.headers, [CLIENT_ECHO_HEADER]: echo } },
+      req.method,
+    );
+  };
+
+  /** A WebSocket upgrade on the relay's path: the gate and caps first, then the socket. */
+  const openSocket = (
+    req: Request,
+    server: BunServer,
+  ): Response | undefined | Promise<Response | undefined> => {
+    const method = req.method;
     const key = clientKeyOf(
       () => server.requestIP(req)?.address,
       req.headers.get('x-forwarded-for'),
       trust,
     );
-    const refusal = admitUpgrade(relay, key, log);
-    if (refusal !== undefined) {
-      return respond(
-        reply(refusal.status, { error: refusal.error }, { connection: 'close' }),
-        req.method,
-      );
-    }
-    if (server.upgrade<Data>(req, { data: key })) return undefined;
-    return respond(reply(400, { error: 'bad_upgrade' }), req.method);
+    const request: UpgradeRequest = {
+      clientKey: key,
+      // A getter: only a token gate reads it, and Bun builds the string on demand.
+      get url() {
+        return req.url;
+      },
+      header: (name) => req.headers.get(name) ?? undefined,
+    };
+    const accept = (refusal: Refusal | undefined): Response | undefined => {
+      if (refusal !== undefined) {
+        const headers = { connection: 'close', ...refusal.headers };
+        return respond(reply(refusal.status, { error: refusal.error }, headers), method);
+      }
+      if (server.upgrade<Data>(req, { data: key })) return undefined;
+      return respond(reply(400, { error: 'bad_upgrade' }), method);
+    };
+    const decided = admitUpgrade(ctx.routes, request, log);
+    return decided instanceof Promise ? decided.then(accept) : accept(decided);
   };
 
   // The two busiest paths, matched by Bun itself: no URL string to build and
   // cut up. Everything else (other methods, paths, a mounted relay) is fetch's.
-  const health: BunHandler = (req) =>
-    respond(route(ctx.routes, req.method, '/health', false) as Reply, req.method);
+  const health = (req: Request, server: BunServer): Response =>
+    healthResponse(req, server, route(ctx.routes, req.method, '/health', false) as Reply);
   const routes = {
     [WS_PATH]: {
       GET: (req: Request, server: BunServer) =>

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { addressKey, clientKey, trustsNoProxy } from '../client-address.js';
-import { pathOf, WS_PATH, admitUpgrade } from '../routes.js';
+import { pathOf, WS_PATH, admitUpgrade, type Refusal, type UpgradeRequest } from '../routes.js';
 import { createMetricsOnlyHandler, createRequestHandler, refuseUpgrade } from './node-http.js';
 import type { Bound, Transport, TransportContext } from './transport.js';
 import type { SocketKind } from './socket.js';
@@ -57,12 +57,27 @@ export async function nodeTransport(ctx: TransportContext): Promise<Transport> {
       // On a caller's server, other paths are the caller's.
       if (attached) return;
       relay.events.rejected('upgrade_not_found');
-      return refuseUpgrade(socket, 404, 'not_found');
+      return refuseUpgrade(socket, { status: 404, error: 'not_found' });
     }
     const key = clientKey(req, trust);
-    const refusal = admitUpgrade(relay, key, log);
-    if (refusal !== undefined) return refuseUpgrade(socket, refusal.status, refusal.error);
-    wss.handleUpgrade(req, socket, head, (ws) => bindWs(ws, relay.attach(ws, key), onError));
+    const request: UpgradeRequest = {
+      clientKey: key,
+      url: req.url ?? '/',
+      header: (name) => headerOf(req, name),
+    };
+    const accept = (refusal: Refusal | undefined): void => {
+      if (refusal !== undefined) return refuseUpgrade(socket, refusal);
+      // A token check is asynchronous: the client may have gone meanwhile.
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => bindWs(ws, relay.attach(ws, key), onError));
+    };
+    const decided = admitUpgrade(ctx.routes, request, log);
+    if (decided instanceof Promise) {
+      decided.then(accept, (err: unknown) => {
+        log.error({ err }, 'upgrade gate failed');
+        refuseUpgrade(socket, { status: 503, error: 'internal' });
+      });
+    } else accept(decided);
   };
 
   return {
@@ -91,6 +106,12 @@ export async function nodeTransport(ctx: TransportContext): Promise<Transport> {
       }
     },
   };
+}
+
+/** One header as a string (node:http joins repeated X-Forwarded-For with ", "). */
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 // Required where used, so that no runtime that runs the relay elsewhere (Bun)

@@ -41,8 +41,13 @@ const watch = setInterval(push, 2);
 
 const commands = createInterface({ input: process.stdin });
 commands.on('line', (line) => {
-  const { cmd, id } = JSON.parse(line) as { cmd: 'stop' | 'drain'; id: number };
-  const run = cmd === 'stop' ? relay.stop() : relay.drain();
+  const { cmd, id } = JSON.parse(line) as { cmd: 'stop' | 'drain' | 'reload'; id: number };
+  const run =
+    cmd === 'stop'
+      ? relay.stop()
+      : cmd === 'drain'
+        ? relay.drain()
+        : relay.reloadAccessTokens().then(() => undefined);
   push();
   void run.then(() => {
     push();

@@ -57,7 +57,7 @@ export async function startBunRelay(options: RelayOptions): Promise<RelayServer>
       else if (msg.event === 'done') waiting.get(msg['id'] as number)?.();
     });
   });
-  const command = (cmd: 'stop' | 'drain'): Promise<void> => {
+  const command = (cmd: 'stop' | 'drain' | 'reload'): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     const id = nextId++;
     const done = new Promise<void>((resolve) => waiting.set(id, resolve));
@@ -78,6 +78,7 @@ export async function startBunRelay(options: RelayOptions): Promise<RelayServer>
     start: () => started,
     stop: () => (stopping ??= stopAndExit()),
     drain: () => command('drain'),
+    reloadAccessTokens: () => command('reload').then(() => undefined),
     handleRequest: () => {
       throw new Error('handleRequest is for node:http');
     },

@@ -1,0 +1,141 @@
+import {
+  OptionTypeError,
+  tokenProblem,
+  type AccessCheck,
+  type AccessRequest,
+  type AccessTokens,
+} from './config.js';
+import { lazyRequire } from './lazy-require.js';
+import type { Logger } from './logger.js';
+
+/** Decides whether an upgrade may become a WebSocket. */
+export interface AccessGate {
+  allows(token: string | undefined, request: AccessRequest): Promise<boolean>;
+  /** Re-reads the tokens file (SIGHUP in the CLI); keeps the old tokens if it cannot. */
+  reload(): Promise<{ tokens: number } | undefined>;
+}
+
+// node:crypto and node:fs only where a gate exists: an open relay never
+// pays for them at cold start (node:fs alone is ~5 MB of a Bun process).
+type Crypto = typeof import('node:crypto');
+let cryptoModule: Crypto | undefined;
+const crypto = (): Crypto => (cryptoModule ??= lazyRequire<Crypto>('node:crypto'));
+const readFileSync = (path: string, encoding: 'utf8'): string =>
+  lazyRequire<typeof import('node:fs')>('node:fs').readFileSync(path, encoding);
+
+/** SHA-256 of a token: equal-length digests make timingSafeEqual possible for any token. */
+function digest(token: string): Buffer {
+  return crypto().createHash('sha256').update(token, 'utf8').digest();
+}
+
+/**
+ * The token an upgrade carries: `Authorization: Bearer <t>`, else `?token=<t>`
+ * (the amesh CLI can only put it in its --relay URL).
+ */
+export function tokenOf(authorization: string | undefined, url: string): string | undefined {
+  if (authorization !== undefined) {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    if (m !== null) return m[1];
+  }
+  const q = url.indexOf('?');
+  if (q === -1) return undefined;
+  try {
+    return new URLSearchParams(url.slice(q + 1)).get('token') ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** File lines → tokens; blank lines and # comments skipped. Problems name the line, never the token. */
+function parseTokensFile(text: string): string[] {
+  const tokens: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const problem = tokenProblem(line);
+    if (problem !== undefined) throw new Error(`line ${i + 1} ${problem}`);
+    tokens.push(line);
+  });
+  return tokens;
+}
+
+/**
+ * The gate, or undefined when no token (list, function or file) is
+ * configured: an open relay, as by default. A file that cannot be read or
+ * holds a bad line stops the start, naming the option.
+ */
+export function createAccessGate(
+  tokens: AccessTokens,
+  file: string,
+  log: Logger,
+): AccessGate | undefined {
+  if (typeof tokens === 'function') {
+    if (file !== '') {
+      throw new TypeError(
+        'pairing-relay: options "accessTokens" (a function) and "accessTokensFile" exclude each other',
+      );
+    }
+    return functionGate(tokens, log);
+  }
+  if (tokens.length === 0 && file === '') return undefined;
+
+  let fromFile: string[] = [];
+  if (file !== '') {
+    try {
+      fromFile = parseTokensFile(readFileSync(file, 'utf8'));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new OptionTypeError('accessTokensFile', `cannot be used: ${e.code ?? e.message}`);
+    }
+    if (fromFile.length === 0) {
+      log.warn({ file }, 'access-token file holds no token: every upgrade is refused');
+    }
+  }
+  let digests = [...tokens, ...fromFile].map(digest);
+  return {
+    async allows(token) {
+      if (token === undefined) return false;
+      const presented = digest(token);
+      // Every digest compared, no early exit: the time taken says nothing about which matched.
+      let match = false;
+      for (const d of digests) match = crypto().timingSafeEqual(d, presented) || match;
+      return match;
+    },
+    async reload() {
+      if (file === '') return undefined;
+      let next: string[];
+      try {
+        // Synchronous: a small file, read on SIGHUP only; node:fs/promises
+        // would be one more module in every cold start.
+        next = parseTokensFile(readFileSync(file, 'utf8'));
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        log.error(
+          { file, err: e.code ?? e.message },
+          'access tokens not reloaded: keeping the old ones',
+        );
+        return undefined;
+      }
+      digests = [...tokens, ...next].map(digest);
+      log.info({ file, tokens: digests.length }, 'access tokens reloaded');
+      return { tokens: digests.length };
+    },
+  };
+}
+
+function functionGate(check: AccessCheck, log: Logger): AccessGate {
+  return {
+    async allows(token, request) {
+      try {
+        return (await check(token, request)) === true;
+      } catch (err) {
+        // Fail closed. Only the error's name: its message could quote what it was given.
+        log.error({ err: (err as Error)?.name }, 'access check threw: upgrade refused');
+        return false;
+      }
+    },
+    async reload() {
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { onBun } from './helpers/bun-relay.js';
+import {
+  cleanup,
+  eventually,
+  pair,
+  startRelay,
+  upgradeStatus,
+  wsConnect,
+} from './helpers/relay.js';
+
+afterEach(cleanup);
+
+const TOKEN = 'gate-token-4f1c9e2ab7d3';
+const OTHER = 'gate-token-other-88aa11';
+
+function capture(level: 'trace' | 'warn'): { logger: pino.Logger; text: () => string } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { logger: pino({ level }, sink), text: () => lines.join('') };
+}
+
+describe('access-token gate', () => {
+  it('off by default: an upgrade without a token is accepted', async () => {
+    const { url } = await startRelay();
+    expect(await upgradeStatus(url)).toBe(101);
+  });
+
+  it('401 without a token or with a wrong one; Bearer header or ?token= admits; /health and /ready open', async () => {
+    const { url, httpUrl } = await startRelay({ accessTokens: [TOKEN, OTHER] });
+    expect(await upgradeStatus(url)).toBe(401);
+    expect(await upgradeStatus(url, { authorization: 'Bearer not-the-token-at-all' })).toBe(401);
+    expect(await upgradeStatus(url, { authorization: `Basic ${TOKEN}` })).toBe(401);
+    expect(await upgradeStatus(url, { authorization: `Bearer ${TOKEN}` })).toBe(101);
+    expect(await upgradeStatus(url, { authorization: `bearer ${OTHER}` })).toBe(101);
+    // The amesh CLI's form: wss://host/ws?token=... (the path still routes to /ws).
+    expect(await upgradeStatus(`${url}?token=${encodeURIComponent(TOKEN)}`)).toBe(101);
+    expect(await upgradeStatus(`${url}?token=${TOKEN}x`)).toBe(401);
+    expect((await fetch(httpUrl('/health'))).status).toBe(200);
+    expect((await fetch(httpUrl('/ready'))).status).toBe(200);
+    // Admitted sockets pair as usual.
+    const target = await wsConnect(`${url}?token=${TOKEN}`);
+    target.send({ type: 'listen', otc: '246810' });
+    expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
+  });
+
+  it('the 401 comes before any WebSocket exists, with WWW-Authenticate: Bearer', async () => {
+    const { port, relay } = await startRelay({ accessTokens: [TOKEN] });
+    const socket = connect(port, '127.0.0.1');
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString()));
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer.toLowerCase()).toContain('www-authenticate: bearer');
+    expect(relay.connections).toBe(0);
+  });
+
+  it('wrong tokens spend the address budget: over it, 429 even with the right token', async () => {
+    const { url } = await startRelay({
+      accessTokens: [TOKEN],
+      failedAttemptsPerIp: 2,
+      trustProxy: 1,
+    });
+    const from = (ip: string, token?: string): Record<string, string> => ({
+      'x-forwarded-for': ip,
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    });
+    // A missing token is not a guess: it spends nothing.
+    for (let i = 0; i < 4; i++) expect(await upgradeStatus(url, from('203.0.113.5'))).toBe(401);
+    expect(await upgradeStatus(url, from('203.0.113.5', TOKEN))).toBe(101);
+    for (let i = 0; i < 2; i++) {
+      expect(await upgradeStatus(url, from('203.0.113.9', `wrong-guess-number-${i}xx`))).toBe(401);
+    }
+    expect(await upgradeStatus(url, from('203.0.113.9', 'wrong-guess-number-3xx'))).toBe(429);
+    expect(await upgradeStatus(url, from('203.0.113.9', TOKEN))).toBe(429);
+    // Another address is untouched.
+    expect(await upgradeStatus(url, from('203.0.113.10', TOKEN))).toBe(101);
+    // And the budget is the one code guesses spend: a guesser's connect is rate limited too.
+    const admitted = await wsConnect(url, from('203.0.113.5', TOKEN));
+    admitted.send({ type: 'connect', otc: '111111' });
+    expect(await admitted.next()).toEqual({ type: 'error', code: 'otc_not_found' });
+  });
+
+  it('wrong tokens sent all at once from one address still get only the budget', async () => {
+    const { url } = await startRelay({ accessTokens: [TOKEN], failedAttemptsPerIp: 2 });
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        upgradeStatus(url, { authorization: `Bearer parallel-wrong-guess-${i}` }),
+      ),
+    );
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(2);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('metrics count refusals by reason', async () => {
+    const { url, httpUrl } = await startRelay({
+      accessTokens: [TOKEN],
+      metrics: true,
+      failedAttemptsPerIp: 1,
+    });
+    await upgradeStatus(url);
+    await upgradeStatus(url, { authorization: 'Bearer wrong-token-wrong-token' });
+    await upgradeStatus(url, { authorization: `Bearer ${TOKEN}` });
+    const text = await (await fetch(httpUrl('/metrics'))).text();
+    expect(text).toMatch(/pairing_relay_rejections_total\{reason="upgrade_unauthorized"\} 2/);
+    expect(text).toMatch(/pairing_relay_rejections_total\{reason="upgrade_rate_limited"\} 1/);
+  });
+
+  it('at trace level, no token and no URL query reaches the log', async () => {
+    const { logger, text } = capture('trace');
+    const { url } = await startRelay({ logger, accessTokens: [TOKEN], failedAttemptsPerIp: 1 });
+    const { target, controller } = await pair(`${url}?token=${TOKEN}`, '135790');
+    target.close();
+    await controller.next();
+    expect(await upgradeStatus(`${url}?token=guess-SECRET-guess-1`)).toBe(401);
+    expect(await upgradeStatus(url, { authorization: 'Bearer guess-SECRET-guess-2' })).toBe(429);
+    // A Bun-hosted relay's lines cross a pipe: wait for the last one.
+    await eventually(() => /rate limited: upgrade refused/.test(text()));
+    const log = text();
+    for (const secret of [TOKEN, 'guess-SECRET', 'token=']) expect(log).not.toContain(secret);
+  });
+
+  it.skipIf(onBun)(
+    'a function decides, with the token and the client key; a throw refuses',
+    async () => {
+      const seen: Array<[string | undefined, string]> = [];
+      const { url } = await startRelay({
+        trustProxy: 1,
+        accessTokens: async (token, request) => {
+          seen.push([token, request.clientKey]);
+          if (token === 'throw-throw-throw-throw') throw new Error(`boom ${token}`);
+          return token === 'let-me-in-please-1234' || request.header('x-team') === 'ops';
+        },
+      });
+      const ip = { 'x-forwarded-for': '198.51.100.4' };
+      expect(
+        await upgradeStatus(url, { ...ip, authorization: 'Bearer let-me-in-please-1234' }),
+      ).toBe(101);
+      expect(await upgradeStatus(url, { ...ip, 'x-team': 'ops' })).toBe(101);
+      expect(await upgradeStatus(url, ip)).toBe(401);
+      expect(await upgradeStatus(`${url}?token=throw-throw-throw-throw`, ip)).toBe(401);
+      expect(seen[0]).toEqual(['let-me-in-please-1234', '198.51.100.4']);
+      expect(seen[1]).toEqual([undefined, '198.51.100.4']);
+    },
+  );
+});
+
+describe('x-relay-client echo on /health', () => {
+  it('only when the request asks for it, on every transport', async () => {
+    const { httpUrl } = await startRelay({ trustProxy: '1' });
+    const plain = await fetch(httpUrl('/health'));
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('x-relay-client')).toBeNull();
+    const asked = await fetch(httpUrl('/health'), {
+      headers: { 'x-relay-client': '?', 'x-forwarded-for': '198.51.100.9' },
+    });
+    expect(asked.headers.get('x-relay-client')).toBe(
+      'key=198.51.100.9; from=forwarded; forwarded=1',
+    );
+  });
+});

@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { relayRuntime } from './helpers/bun-relay.js';
+import { startRelayProcess } from './helpers/instances.js';
+import { killChildren, relayChildEnv, track } from './helpers/process.js';
+import { cleanup, eventually, upgradeStatus } from './helpers/relay.js';
+
+// The CLI's part of issue 11, in real processes: token file + SIGHUP,
+// configuration errors, and the log format.
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const A = 'file-token-aaaaaaaaaaaa';
+const B = 'file-token-bbbbbbbbbbbb';
+
+afterEach(async () => {
+  await cleanup();
+  killChildren();
+});
+
+function run(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const child = track(
+    spawn(relayRuntime, [CLI, ...args], {
+      env: relayChildEnv({ PORT: '0', HOST: '127.0.0.1', ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+}
+
+describe('access tokens in the CLI', () => {
+  it('--access-tokens-file is re-read on SIGHUP: a rotated token works at once, the old one no more', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-tokens-'));
+    const file = join(dir, 'tokens');
+    writeFileSync(file, `# rotated weekly\n${A}\n\n`);
+    const relay = await startRelayProcess({}, ['--access-tokens-file', file]);
+    const url = relay.url;
+    expect(await upgradeStatus(url, { authorization: `Bearer ${A}` })).toBe(101);
+    expect(await upgradeStatus(url, { authorization: `Bearer ${B}` })).toBe(401);
+
+    writeFileSync(file, `${B}\n`);
+    relay.child.kill('SIGHUP');
+    await eventually(() => relay.logs().includes('access tokens reloaded'), 10_000);
+    expect(await upgradeStatus(url, { authorization: `Bearer ${B}` })).toBe(101);
+    expect(await upgradeStatus(url, { authorization: `Bearer ${A}` })).toBe(401);
+
+    // A bad file on reload keeps the tokens it had, and says so.
+    writeFileSync(file, 'short\n');
+    relay.child.kill('SIGHUP');
+    await eventually(() => relay.logs().includes('access tokens not reloaded'), 10_000);
+    expect(await upgradeStatus(url, { authorization: `Bearer ${B}` })).toBe(101);
+    expect(relay.logs()).not.toContain(A);
+    expect(relay.logs()).not.toContain(B);
+    await relay.kill('SIGTERM');
+  });
+
+  it('RELAY_ACCESS_TOKENS gates the upgrade; /health stays open', async () => {
+    const relay = await startRelayProcess({ RELAY_ACCESS_TOKENS: `${A}, ${B},` });
+    expect(await upgradeStatus(relay.url)).toBe(401);
+    expect(await upgradeStatus(`${relay.url}?token=${B}`)).toBe(101);
+    expect((await relay.health()).status).toBe(200);
+    await relay.kill('SIGTERM');
+  });
+
+  it('bad token settings stop the start with exit 2, naming the flag or variable, never the token', async () => {
+    const short = await run([], { RELAY_ACCESS_TOKENS: `${A},tiny-secret` });
+    expect(short.code).toBe(2);
+    expect(short.err).toMatch(/RELAY_ACCESS_TOKENS entry 2 is shorter than 16 characters/);
+    expect(short.err).not.toContain('tiny-secret');
+    const missing = await run(['--access-tokens-file', '/nonexistent/tokens'], {});
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(
+      /--access-tokens-file \/ RELAY_ACCESS_TOKENS_FILE cannot be used: ENOENT/,
+    );
+  });
+});
+
+describe('log format', () => {
+  /** Starts the CLI, waits until stdout matches, stops it; returns stdout. */
+  const outputUntil = async (
+    command: string,
+    args: string[],
+    env: Record<string, string>,
+    until: RegExp,
+  ): Promise<string> => {
+    const child = track(
+      spawn(command, args, {
+        env: relayChildEnv({ PORT: '0', HOST: '127.0.0.1', ...env }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    await eventually(() => until.test(out), 10_000);
+    child.kill('SIGTERM');
+    return out;
+  };
+
+  it('json when stdout is not a terminal (auto), as before', async () => {
+    const out = await outputUntil(relayRuntime, [CLI], {}, /listening/);
+    expect(out).toMatch(/^\{"level":30,"time":\d+,.*"msg":"listening"\}$/m);
+  });
+
+  it('--log-format pretty / RELAY_LOG_FORMAT=pretty: short human lines', async () => {
+    for (const [args, env] of [
+      [['--log-format', 'pretty'], {}],
+      [[], { RELAY_LOG_FORMAT: 'pretty' }],
+    ] as const) {
+      const out = await outputUntil(relayRuntime, [CLI, ...args], env, /listening/);
+      expect(out).toMatch(
+        /^\d\d:\d\d:\d\d\.\d{3} INFO {2}listening url=ws:\/\/127\.0\.0\.1:\d+\/ws /m,
+      );
+      expect(out).not.toContain('{"level"');
+    }
+  });
+
+  it('pretty on a terminal by default (auto)', async () => {
+    // script(1) gives the relay a pseudo-terminal for stdout.
+    const out = await outputUntil(
+      'script',
+      ['-qfec', `${relayRuntime} ${CLI}`, '/dev/null'],
+      {},
+      /listening/,
+    );
+    expect(out).toMatch(/INFO {2}listening url=/);
+    expect(out).not.toContain('{"level"');
+  });
+
+  it('a bad --log-format is refused with exit 2', async () => {
+    const bad = await run(['--log-format', 'xml'], {});
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--log-format must be one of auto, json, pretty, got "xml"/);
+  });
+});
