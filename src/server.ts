@@ -9,6 +9,8 @@ import { createLogger, stdoutIsTerminal } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Relay } from './relay.js';
 import type { RouteContext } from './routes.js';
+import { bunTransport } from './transport/bun.js';
+import { nodeTransport } from './transport/node.js';
 import { createRequestHandler } from './transport/node-http.js';
 import type { Bound, Transport, TransportContext } from './transport/transport.js';
 import { VERSION } from './version.js';
@@ -197,11 +199,9 @@ async function createTransport(context: TransportContext): Promise<Transport> {
       'pairing-relay: "mount" needs Bun; on Node, pass your node:http server as "server"',
     );
   }
-  if (context.opts.server === undefined && onBun) {
-    const { bunTransport } = await import('./transport/bun.js');
-    return bunTransport(context);
-  }
-  const { nodeTransport } = await import('./transport/node.js');
+  // Both are cheap to load: each loads its runtime's server (ws, node:http)
+  // only when it is made.
+  if (context.opts.server === undefined && onBun) return bunTransport(context);
   return await nodeTransport(context);
 }
 

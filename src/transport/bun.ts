@@ -50,12 +50,16 @@ const BUN_KIND: SocketKind<BunWs> = {
 
 // A Response copies a Headers object far faster than it builds one from a
 // plain object (a third of the time, measured): most replies share these.
-const SHARED_JSON_HEADERS = new Headers(JSON_HEADERS);
+// Made at first use: on Node, merely touching Headers loads undici.
+let sharedJsonHeaders: Headers | undefined;
 
 function respond(answer: Reply, method: string): Response {
   return new Response(method === 'HEAD' ? null : answer.body, {
     status: answer.status,
-    headers: answer.headers === JSON_HEADERS ? SHARED_JSON_HEADERS : answer.headers,
+    headers:
+      answer.headers === JSON_HEADERS
+        ? (sharedJsonHeaders ??= new Headers(JSON_HEADERS))
+        : answer.headers,
   });
 }
 
