@@ -101,5 +101,5 @@ describe.skipIf(setup.skip !== null || !hasCompose)('compose.yaml under podman-c
       await podman(['container', 'inspect', '--format', '{{json .State.ExitCode}}', container]),
     ) as number;
     expect(exit).toBe(0);
-  });
+  }, 600_000); // `up` builds: from cache after setup's build, but not if the cache missed
 });
