@@ -39,7 +39,7 @@ export const LOG_LEVELS: readonly LogLevel[] = [
 interface SpecCommon {
   env: string;
   description: string;
-  /** What `--help` and the README show as the default, when the value itself would mislead. */
+  /** What `--help` and docs/configuration.md show as the default, when the value itself would mislead. */
   shownDefault?: string;
 }
 
@@ -59,7 +59,7 @@ const MiB = 1024 * 1024;
 
 /**
  * Every tunable of the relay, once: the option types, the library's defaults
- * and checks, the CLI's flags and variables, `--help` and the README table all
+ * and checks, the CLI's flags and variables, `--help` and the table in docs/configuration.md all
  * come from here, so a setting cannot be half-added.
  */
 export const SETTINGS_TABLE = {

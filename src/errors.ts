@@ -1,6 +1,6 @@
 /**
  * Every `{"type":"error","code":...}` the relay can send, in one catalog.
- * A test checks that README.md and docs/PROTOCOL.md list exactly these.
+ * A test checks that docs/protocol.md (its catalog and the contract) lists exactly these.
  */
 export const ERROR_CODES = [
   'invalid_message',

@@ -8,7 +8,8 @@ import { cleanup, pair } from './helpers/relay.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUN = fileURLToPath(new URL('../node_modules/.bin/bun', import.meta.url));
 
-// The README's five-line example, run as written under Bun against the built package.
+// docs/api.md's mount example under Bun against the built package (port 0, silent,
+// and a drain on SIGTERM added so the test can stop it).
 const EXAMPLE = `
 import { createRelayServer } from './dist/index.js';
 const relay = createRelayServer({ mount: true, logLevel: 'silent', drainMs: 200 });

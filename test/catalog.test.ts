@@ -19,15 +19,15 @@ function codesIn(markdown: string, heading: RegExp): Set<string> {
 }
 
 describe('error code catalog', () => {
-  it('docs/PROTOCOL.md lists exactly the codes the relay can send', () => {
-    const md = read('docs/PROTOCOL.md');
+  it("docs/protocol.md's contract lists exactly the codes the relay can send", () => {
+    const md = read('docs/protocol.md');
     const listed = md.match(/Error codes:([\s\S]*?)A bad message/)?.[1] ?? '';
     const codes = [...listed.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
     expect(new Set(codes)).toEqual(new Set(ERROR_CODES));
   });
 
-  it('README.md lists exactly the codes the relay can send', () => {
-    const listed = codesIn(read('README.md'), /\n#+ Error codes/);
+  it("docs/protocol.md's catalog lists exactly the codes the relay can send", () => {
+    const listed = codesIn(read('docs/protocol.md'), /\n#+ Error codes/);
     expect(listed).toEqual(new Set(ERROR_CODES));
   });
 
@@ -47,18 +47,18 @@ describe('error code catalog', () => {
 });
 
 describe('configuration table', () => {
-  it('README.md documents every flag, variable and default', () => {
-    const readme = read('README.md');
+  it('docs/configuration.md documents every flag, variable and default', () => {
+    const page = read('docs/configuration.md');
     for (const s of SETTINGS) {
-      const row = readme.split('\n').find((line) => line.includes(`\`${s.flag}\``));
-      expect(row, `${s.flag} missing from README`).toBeDefined();
+      const row = page.split('\n').find((line) => line.includes(`\`${s.flag}\``));
+      expect(row, `${s.flag} missing from docs/configuration.md`).toBeDefined();
       expect(row).toContain(`\`${s.env}\``);
       expect(row).toContain(`\`${defaultText(s)}\``);
     }
   });
 
-  it("README.md's options table is SETTINGS, row for row, in order", () => {
-    const lines = read('README.md').split('\n');
+  it("docs/configuration.md's options table is SETTINGS, row for row, in order", () => {
+    const lines = read('docs/configuration.md').split('\n');
     const head = lines.findIndex((l) => /^\| flag +\| variable +\| default +\| meaning/.test(l));
     expect(head, 'options table not found').toBeGreaterThanOrEqual(0);
     const rows: string[][] = [];

@@ -199,7 +199,12 @@ describe('compose.yaml', () => {
     const image = parseHealthcheck(
       only(finalStage(readDockerfile(at('Dockerfile.relay'))), 'HEALTHCHECK'),
     );
-    expect(relay.healthcheck.test).toEqual(['CMD', ...image.command]);
+    // CMD-SHELL (podman-compose 1.0.3 breaks exec-form lists): the same node -e, in
+    // double quotes, so the script must hold nothing a shell expands there.
+    const [node, flag, script] = image.command;
+    expect([node, flag]).toEqual(['node', '-e']);
+    expect(script).not.toMatch(/["$`\\]/);
+    expect(relay.healthcheck.test).toEqual(['CMD-SHELL', `node -e "${script}"`]);
   });
 });
 

@@ -5,7 +5,8 @@
 // stage assembled from its COPYs alone. Then the image's CMD with the image's ENV and
 // nothing else on the module path: a pairing through it, the image's HEALTHCHECK
 // command, and a SIGTERM during a live session that must end in exit 0. What it
-// cannot show: the base image, USER, the read-only root, the image size (docs/deploy.md).
+// cannot show: the base image, USER, the read-only root, the image size; those are
+// test/container/image.test.ts's, which builds and runs the image under podman.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
   cpSync,

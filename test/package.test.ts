@@ -120,7 +120,14 @@ describe('npm package', { timeout: SLOW }, () => {
   });
 
   it('the tarball holds the built code, not the sources or tests', () => {
-    for (const file of ['package.json', 'README.md', 'dist/cli.js', 'dist/index.js']) {
+    for (const file of [
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'CHANGELOG.md',
+      'dist/cli.js',
+      'dist/index.js',
+    ]) {
       expect(packedFiles).toContain(file);
     }
     expect(packedFiles).toContain('dist/index.d.ts');

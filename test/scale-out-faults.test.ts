@@ -98,16 +98,19 @@ describeRedis('scale-out faults', () => {
   });
 
   it('a controller whose socket opened just before the idle limit is not cut after pairing', async () => {
-    const opts = options(redis.url, { idleTimeoutMs: 1_000, pairedTtlMs: 20_000 });
+    const opts = options(redis.url, { idleTimeoutMs: 2_000, pairedTtlMs: 20_000 });
     const [a, b] = await Promise.all([startRelay(opts), startRelay(opts)]);
     const controller = await wsConnect(b.url);
+    const opened = Date.now();
     const target = await listenOn(a.url, '880880');
-    await delay(800);
+    // connect 1.5 s into the controller's 2 s idle window, counted from its open, so a
+    // slow listen on a loaded machine does not push the connect past the deadline.
+    await delay(Math.max(0, 1_500 - (Date.now() - opened)));
     controller.send({ type: 'connect', otc: '880880' });
     expect(await controller.next()).toEqual({ type: 'peer_found' });
     expect(await target.next()).toEqual({ type: 'peer_found' });
     // Past the socket's own idle deadline, and one more idle period quiet.
-    await delay(1_200);
+    await delay(2_200);
     await exchange(target, controller, 'still here');
     target.send({ type: 'done' });
     expect(await controller.next()).toEqual({ type: 'done' });

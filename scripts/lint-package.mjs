@@ -1,0 +1,30 @@
+// publint and arethetypeswrong on the tarball `npm publish` would upload, not on the
+// work tree: what `files`, `exports` and `types` leave out only shows in the pack.
+// Run after `npm run build` (npm run lint:package does both).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const dir = mkdtempSync(join(tmpdir(), 'pairing-relay-lint-'));
+const run = (cmd, args) => execFileSync(cmd, args, { stdio: 'inherit' });
+try {
+  const [info] = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { encoding: 'utf8' }),
+  );
+  const tarball = join(dir, info.filename);
+  run('npx', ['--no-install', 'publint', 'run', tarball, '--strict', '--level', 'suggestion']);
+  // ESM only, by design: CommonJS callers load it with import(), or with require() on
+  // Node 20.19+ (require(esm)), which attw's node16-from-CJS check predates.
+  run('npx', [
+    '--no-install',
+    'attw',
+    tarball,
+    '--format',
+    'ascii',
+    '--ignore-rules',
+    'cjs-resolves-to-esm',
+  ]);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
