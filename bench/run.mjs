@@ -29,6 +29,15 @@ const targets = [
   { name: 'baseline (bun)', cmd: bun, args: [`${root}bench/baseline-bun.mjs`], env: {} },
 ];
 if (process.argv.includes('--no-bun')) targets.splice(2);
+// crossws's Bun adapter under the baseline's routing: what a peer/hooks layer costs.
+if (process.argv.includes('--crossws')) {
+  targets.push({
+    name: 'crossws (bun)',
+    cmd: bun,
+    args: [`${root}bench/crossws-bun.mjs`],
+    env: {},
+  });
+}
 // BENCH_BEFORE=<dir with an older build's cli.js>: that build too, on both
 // runtimes, in the same run, for before/after tables.
 const before = process.env.BENCH_BEFORE;
