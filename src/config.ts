@@ -155,7 +155,7 @@ export const SETTINGS_TABLE = {
     env: 'RELAY_FAILED_ATTEMPTS_PER_IP',
     min: 1,
     max: 1_000_000,
-    description: 'failed listen/connect per client address per window',
+    description: 'failed listen/connect (and wrong access tokens) per client address per window',
   },
   failedAttemptWindowMs: {
     kind: 'int',
@@ -526,12 +526,17 @@ function checkTokens(key: TunableKey, value: unknown): void {
   });
 }
 
-/** Tokens travel in a header and a URL query: visible ASCII, no comma, long enough not to guess. */
+/**
+ * Tokens travel in a header and a URL query (the amesh CLI can only use the
+ * query), so only characters a URL carries as they are: `+` would arrive as
+ * a space and `&` or `#` would cut the token short, and the right token would
+ * then fail and spend its address's budget. Base64url fits.
+ */
 export function tokenProblem(token: unknown): string | undefined {
   if (typeof token !== 'string') return 'is not a string';
   if (token.length < MIN_TOKEN_LENGTH) return `is shorter than ${MIN_TOKEN_LENGTH} characters`;
-  if (!/^[\x21-\x7e]+$/.test(token) || token.includes(',')) {
-    return 'holds a space, comma or non-ASCII character';
+  if (!/^[A-Za-z0-9._~-]+$/.test(token)) {
+    return 'may hold only letters, digits and . _ ~ - (it travels in a URL query)';
   }
   return undefined;
 }

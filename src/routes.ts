@@ -165,25 +165,32 @@ async function checkToken(
 ): Promise<Refusal | undefined> {
   const key = request.clientKey;
   const budget = relay.addressBudget;
-  // begin() counts checks still running, as for code guesses: 64 wrong tokens
-  // sent at the same instant from one address still get only the budget.
-  if (!(await budget.begin(key))) {
-    relay.events.rejected('upgrade_rate_limited');
-    log.warn({ client: key }, 'rate limited: upgrade refused');
-    return { status: 429, error: 'rate_limited' };
-  }
   const token = tokenOf(request.header('authorization'), request.url);
-  let allowed = false;
-  try {
-    allowed = await gate.allows(token, request);
-  } finally {
-    await budget.end(key, !allowed && token !== undefined);
+  const allowed = await gate.allows(token, request);
+  if (allowed) {
+    // A right token costs nothing, but an address whose failures are spent
+    // gets no answer but 429: no more guesses, right or wrong, this window.
+    // Not begin(): attempts in flight count there, and behind Redis a burst
+    // of right tokens from one NAT would refuse itself.
+    if (await budget.spent(key).catch(() => false)) return rateLimited(relay, key, log);
+  } else if (token !== undefined) {
+    // A wrong token is a guess: begin() counts guesses still running, as for
+    // codes, so 64 sent at the same instant from one address still get only
+    // the budget; then it is spent.
+    if (!(await budget.begin(key))) return rateLimited(relay, key, log);
+    await budget.end(key, true);
   }
   // Time passed: the relay may have begun to drain meanwhile.
   if (allowed) return draining(relay) ?? admitSocket(relay, key, log);
   relay.events.rejected('upgrade_unauthorized');
   log.debug({ carried: token !== undefined }, 'upgrade refused: no valid access token');
   return UNAUTHORIZED;
+}
+
+function rateLimited(relay: Relay, key: string, log: Logger): Refusal {
+  relay.events.rejected('upgrade_rate_limited');
+  log.warn({ client: key }, 'rate limited: upgrade refused');
+  return { status: 429, error: 'rate_limited' };
 }
 
 function admitSocket(relay: Relay, key: string, log: Logger): Refusal | undefined {

@@ -3,6 +3,9 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { onBun } from './helpers/bun-relay.js';
+import { createRelayServer } from '../src/index.js';
+import { SECRET } from './helpers/cluster.js';
+import { hasRedis, startRedis } from './helpers/redis.js';
 import {
   cleanup,
   eventually,
@@ -102,6 +105,45 @@ describe('access-token gate', () => {
     );
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(2);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
+  });
+
+  // Behind Redis a budget check takes a round trip; right tokens must not be
+  // counted as guesses in flight, or a burst from one NAT refuses itself.
+  it.skipIf(!hasRedis)(
+    'right tokens sent all at once from one address, with a Redis budget, all get in',
+    async () => {
+      const redis = await startRedis();
+      try {
+        const { url } = await startRelay({
+          accessTokens: [TOKEN],
+          redisUrl: redis.url,
+          redisSecret: SECRET,
+          failedAttemptsPerIp: 2,
+        });
+        const statuses = await Promise.all(
+          Array.from({ length: 30 }, () =>
+            upgradeStatus(url, { authorization: `Bearer ${TOKEN}` }),
+          ),
+        );
+        expect(statuses.filter((s) => s === 101)).toHaveLength(30);
+        // Guesses are still bounded: 2 wrong, then even the right token waits out the window.
+        await upgradeStatus(url, { authorization: 'Bearer wrong-token-number-one' });
+        await upgradeStatus(url, { authorization: 'Bearer wrong-token-number-two' });
+        expect(await upgradeStatus(url, { authorization: `Bearer ${TOKEN}` })).toBe(429);
+      } finally {
+        await cleanup();
+        await redis.stop();
+      }
+    },
+  );
+
+  it('refuses tokens a URL query would alter (+, &, #, /, =), naming the option', async () => {
+    for (const bad of ['abcdefgh+ijklmnop1', 'abcdefgh&ijklmnop1', 'abcdefgh/ijklm=op1']) {
+      // A settings check, the same on every runtime: no relay needed.
+      expect(() => createRelayServer({ accessTokens: [bad] })).toThrow(/accessTokens/);
+    }
+    const { url } = await startRelay({ accessTokens: ['base64url_Token-0123456789~.'] });
+    expect(await upgradeStatus(url + '?token=base64url_Token-0123456789~.')).toBe(101);
   });
 
   it('metrics count refusals by reason', async () => {

@@ -35,6 +35,9 @@ describe('HTTP', () => {
     expect((await fetch(httpUrl('/health'), { method: 'HEAD' })).status).toBe(200);
     expect(await upgradeStatus(url.replace('/ws', '/other'))).toBe(404);
     expect(await upgradeStatus(url.replace('/ws', '/'))).toBe(404);
+    // /health and /ready are plain HTTP: an upgrade there is refused too (Bun routes /health natively).
+    expect(await upgradeStatus(url.replace('/ws', '/health'))).toBe(404);
+    expect(await upgradeStatus(url.replace('/ws', '/ready'))).toBe(404);
     expect(await upgradeStatus(url + '?client=amesh')).toBe(101);
   });
 

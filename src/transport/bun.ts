@@ -128,11 +128,8 @@ export function bunTransport(ctx: TransportContext): Transport {
   ): Response | undefined | Promise<Response | undefined> => {
     const method = req.method;
     const path = pathFromUrl(req.url);
-    const upgrade = req.headers.get('upgrade')?.toLowerCase() === 'websocket';
-    if (upgrade && path !== WS_PATH) {
-      relay.events.rejected('upgrade_not_found');
-      return respond(reply(404, { error: 'not_found' }, { connection: 'close' }), method);
-    }
+    const upgrade = asksUpgrade(req);
+    if (upgrade && path !== WS_PATH) return upgradeNotFound(method);
     const answer = route(ctx.routes, method, path, upgrade);
     if (answer === 'metrics') return metricsResponse(method);
     if (answer !== 'websocket') {
@@ -187,13 +184,29 @@ export function bunTransport(ctx: TransportContext): Transport {
       return respond(reply(400, { error: 'bad_upgrade' }), method);
     };
     const decided = admitUpgrade(ctx.routes, request, log);
-    return decided instanceof Promise ? decided.then(accept) : accept(decided);
+    if (!(decided instanceof Promise)) return accept(decided);
+    // As on Node: a gate that throws (the library's own check function) is a 503.
+    return decided.then(accept, (err: unknown) => {
+      log.error({ err }, 'upgrade gate failed');
+      return respond(reply(503, { error: 'internal' }, { connection: 'close' }), method);
+    });
+  };
+
+  const asksUpgrade = (req: Request): boolean =>
+    req.headers.get('upgrade')?.toLowerCase() === 'websocket';
+
+  /** An upgrade off the relay's path: refused, as on Node, and counted. */
+  const upgradeNotFound = (method: string): Response => {
+    relay.events.rejected('upgrade_not_found');
+    return respond(reply(404, { error: 'not_found' }, { connection: 'close' }), method);
   };
 
   // The two busiest paths, matched by Bun itself: no URL string to build and
   // cut up. Everything else (other methods, paths, a mounted relay) is fetch's.
   const health = (req: Request, server: BunServer): Response =>
-    healthResponse(req, server, route(ctx.routes, req.method, '/health', false) as Reply);
+    asksUpgrade(req)
+      ? upgradeNotFound(req.method)
+      : healthResponse(req, server, route(ctx.routes, req.method, '/health', false) as Reply);
   const routes = {
     [WS_PATH]: {
       GET: (req: Request, server: BunServer) =>

@@ -119,6 +119,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // The base stays for the next run; this run's image tag goes (its layers stay
     // as build cache). Compose's own tag is removed by its test.
     await podman(['rmi', '--force', image]).catch(() => undefined);
+    // Untagged images from replaced builds would pile up run after run.
+    await podman(['image', 'prune', '--force']).catch(() => undefined);
     rmSync(context, { recursive: true, force: true });
     rmSync(confDir, { recursive: true, force: true });
   };
