@@ -73,7 +73,7 @@ function pathFromUrl(url: string): string {
  * Bun.serve with its native WebSockets: no ws and no node:http on this path.
  * Every rule maps onto Bun's own mechanisms: the frame cap is
  * maxPayloadLength (close 1009), the slow-reader cap is the backpressure
- * limit (and the core's check of the buffered amount), the socket caps and
+ * limit (Bun closes the socket itself), the socket caps and
  * client key are decided in fetch() before upgrade() with the same
  * X-Forwarded-For rules, heartbeat and idle are the core's own (Bun's are
  * off), and a drain ends with server.stop().
