@@ -133,7 +133,8 @@ describe('pairing-relay check', () => {
   });
 
   it("a hold past the relay's own paired TTL is the relay's doing, not a cut", async () => {
-    const { url } = await startRelay({ pairedTtlMs: 600 });
+    // Long enough for pairing and data both ways on a loaded machine, well under the hold.
+    const { url } = await startRelay({ pairedTtlMs: 1_500 });
     const { steps, code } = await checkBoth(url, ['--hold', '3']);
     expect(code).toBe(0);
     expect(steps.get('hold')?.summary).toMatch(/until the relay's own paired TTL ended it/);
