@@ -7,9 +7,24 @@ export type WarningCause = 'forwarded_ignored' | 'forwarded_missing' | 'shared_c
 // Once per cause, then at most once an hour with how often it was seen since:
 // a log line per request would bury everything else (and cost I/O under load).
 const REPEAT_MS = 60 * 60_000;
-// Bounds the per-key session counts between window resets (a flood of
-// distinct addresses must not grow memory).
-const MAX_TRACKED_KEYS = 10_000;
+// Sessions per client key are counted in a fixed table, a count-min sketch:
+// two rows of counters, each key hashed into one counter per row, its count
+// the smaller of the two. No memory per address (the relay keeps nothing per
+// idle session for this), a flood of distinct addresses cannot grow it, and a
+// count is never under the truth: with thousands of addresses a window it is
+// over by a session or two at most, far below any useful threshold.
+const SKETCH_WIDTH = 4096;
+const SATURATED = 0xffff;
+
+/** FNV-1a over a string's UTF-16 code units, from a per-row seed. */
+function fnv1a(text: string, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
 
 const TRUST = { setting: 'AMESH_TRUST_PROXY', flag: '--trust-proxy' };
 
@@ -29,7 +44,7 @@ export interface WarningOptions {
  */
 export class MisconfigWarnings {
   private readonly last = new Map<WarningCause, { at: number; since: number }>();
-  private sessionsPerKey = new Map<string, number>();
+  private readonly sessionCounts = new Uint16Array(2 * SKETCH_WIDTH);
   private windowStart: number;
   private readonly now: () => number;
 
@@ -64,15 +79,16 @@ export class MisconfigWarnings {
     const limit = this.opts.sharedKeySessions;
     if (limit === 0) return;
     const now = this.now();
-    if (
-      now - this.windowStart >= this.opts.windowMs ||
-      this.sessionsPerKey.size >= MAX_TRACKED_KEYS
-    ) {
-      this.sessionsPerKey = new Map();
+    if (now - this.windowStart >= this.opts.windowMs) {
+      this.sessionCounts.fill(0);
       this.windowStart = now;
     }
-    const count = (this.sessionsPerKey.get(key) ?? 0) + 1;
-    this.sessionsPerKey.set(key, count);
+    const counts = this.sessionCounts;
+    const a = fnv1a(key, 0x811c9dc5) % SKETCH_WIDTH;
+    const b = SKETCH_WIDTH + (fnv1a(key, 0x01234567) % SKETCH_WIDTH);
+    if (counts[a]! < SATURATED) counts[a]!++;
+    if (counts[b]! < SATURATED) counts[b]!++;
+    const count = Math.min(counts[a]!, counts[b]!);
     if (count !== limit) return;
     // The address is what the operator needs here: it is the proxy's, or a NAT's.
     this.warn(

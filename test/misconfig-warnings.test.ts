@@ -2,6 +2,9 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayOptions } from '../src/index.js';
+import { NO_EVENTS } from '../src/events.js';
+import type { Logger } from '../src/logger.js';
+import { MisconfigWarnings } from '../src/misconfig-warnings.js';
 import { cleanup, pair, startRelay, upgradeStatus } from './helpers/relay.js';
 
 afterEach(cleanup);
@@ -96,5 +99,28 @@ describe('misconfiguration warnings', () => {
     }
     await settle();
     expect(warnings()).toEqual([]);
+  });
+});
+
+describe('shared-key counting (no relay needed)', () => {
+  function counter(limit: number): { opened: (key: string) => void; warned: string[] } {
+    const warned: string[] = [];
+    const log = {
+      warn: (fields: Record<string, unknown>) => warned.push(String(fields['client'])),
+    } as unknown as Logger;
+    const w = new MisconfigWarnings(log, NO_EVENTS, {
+      trustsProxy: true,
+      sharedKeySessions: limit,
+      windowMs: 60_000,
+    });
+    return { opened: (key) => w.sessionOpened(key), warned };
+  }
+
+  it('20,000 addresses with one session each stay quiet; the one with 50 is named, once', () => {
+    const { opened, warned } = counter(50);
+    for (let i = 0; i < 20_000; i++) opened(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    expect(warned).toEqual([]);
+    for (let i = 0; i < 60; i++) opened('203.0.113.7');
+    expect(warned).toEqual(['203.0.113.7']);
   });
 });
