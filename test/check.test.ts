@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayOptions } from '../src/index.js';
 import { startHttpProxy, type HttpProxy } from './helpers/http-proxy.js';
 import { cleanup, startRelay } from './helpers/relay.js';
-import { killChildren, relayChildEnv, track } from './helpers/process.js';
+import { killChildren, relayChildEnv, runToExit, type Ran } from './helpers/process.js';
 
 // `pairing-relay check` as users run it: the built CLI in a real process
 // (always Node: it is a client), against a relay on 127.0.0.1 hosted by the
@@ -33,24 +33,8 @@ interface Step {
   summary: string;
   hint?: string;
 }
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function check(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  const child = track(
-    spawn(process.execPath, [CLI, 'check', ...args], {
-      env: relayChildEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return runToExit(process.execPath, [CLI, 'check', ...args], relayChildEnv(env));
 }
 
 /** Runs check twice: the text a person reads, and --json to assert on each step. */

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { relayRuntime } from './helpers/bun-relay.js';
 import { startRelayProcess } from './helpers/instances.js';
-import { killChildren, relayChildEnv, track } from './helpers/process.js';
+import { killChildren, relayChildEnv, runToExit, track, type Ran } from './helpers/process.js';
 import { cleanup, eventually, upgradeStatus } from './helpers/relay.js';
 
 // The CLI's part of issue 11, in real processes: token file + SIGHUP,
@@ -20,21 +20,12 @@ afterEach(async () => {
   killChildren();
 });
 
-function run(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; out: string; err: string }> {
-  const child = track(
-    spawn(relayRuntime, [CLI, ...args], {
-      env: relayChildEnv({ PORT: '0', HOST: '127.0.0.1', ...env }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
+function run(args: string[], env: Record<string, string>): Promise<Ran> {
+  return runToExit(
+    relayRuntime,
+    [CLI, ...args],
+    relayChildEnv({ PORT: '0', HOST: '127.0.0.1', ...env }),
   );
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
 }
 
 describe('access tokens in the CLI', () => {
@@ -74,11 +65,11 @@ describe('access tokens in the CLI', () => {
   it('bad token settings stop the start with exit 2, naming the flag or variable, never the token', async () => {
     const short = await run([], { RELAY_ACCESS_TOKENS: `${A},tiny-secret` });
     expect(short.code).toBe(2);
-    expect(short.err).toMatch(/RELAY_ACCESS_TOKENS entry 2 is shorter than 16 characters/);
-    expect(short.err).not.toContain('tiny-secret');
+    expect(short.stderr).toMatch(/RELAY_ACCESS_TOKENS entry 2 is shorter than 16 characters/);
+    expect(short.stderr).not.toContain('tiny-secret');
     const missing = await run(['--access-tokens-file', '/nonexistent/tokens'], {});
     expect(missing.code).toBe(2);
-    expect(missing.err).toMatch(
+    expect(missing.stderr).toMatch(
       /--access-tokens-file \/ RELAY_ACCESS_TOKENS_FILE cannot be used: ENOENT/,
     );
   });
@@ -138,6 +129,6 @@ describe('log format', () => {
   it('a bad --log-format is refused with exit 2', async () => {
     const bad = await run(['--log-format', 'xml'], {});
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/--log-format must be one of auto, json, pretty, got "xml"/);
+    expect(bad.stderr).toMatch(/--log-format must be one of auto, json, pretty, got "xml"/);
   });
 });

@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { SETTINGS } from '../../src/config.js';
 
 export interface Exit {
@@ -27,4 +27,22 @@ export function relayChildEnv(env: Record<string, string> = {}): NodeJS.ProcessE
   const out: NodeJS.ProcessEnv = { ...process.env };
   for (const setting of SETTINGS) delete out[setting.env];
   return { ...out, ...env };
+}
+
+/** What a command printed, and how it ended. */
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end (tracked, so a hung one is killed after the test). */
+export function runToExit(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Ran> {
+  const child = track(spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  // 'close' rather than 'exit': it comes once stdout and stderr are fully read too.
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }
