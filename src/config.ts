@@ -480,21 +480,9 @@ export function checkOption(key: TunableKey, value: unknown): void {
       return;
     }
     case 'level':
-      if (!LOG_LEVELS.includes(value as LogLevel)) {
-        throw new OptionTypeError(
-          key,
-          `must be one of ${LOG_LEVELS.join(', ')}, got ${shown(value)}`,
-        );
-      }
-      return;
+      return checkOneOf(key, value, LOG_LEVELS);
     case 'format':
-      if (!LOG_FORMATS.includes(value as LogFormat)) {
-        throw new OptionTypeError(
-          key,
-          `must be one of ${LOG_FORMATS.join(', ')}, got ${shown(value)}`,
-        );
-      }
-      return;
+      return checkOneOf(key, value, LOG_FORMATS);
     case 'tokens':
       checkTokens(key, value);
       return;
@@ -509,6 +497,12 @@ export function checkOption(key: TunableKey, value: unknown): void {
         throw new OptionTypeError(key, `is invalid: ${detail}`);
       }
       return;
+  }
+}
+
+function checkOneOf(key: TunableKey, value: unknown, allowed: readonly string[]): void {
+  if (!allowed.includes(value as string)) {
+    throw new OptionTypeError(key, `must be one of ${allowed.join(', ')}, got ${shown(value)}`);
   }
 }
 
