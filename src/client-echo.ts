@@ -1,4 +1,10 @@
-import { clientKeyOf, isInnerKey, type KeyOrigin, type TrustFn } from './client-address.js';
+import {
+  clientKeyOf,
+  forEachForwarded,
+  isInnerKey,
+  type KeyOrigin,
+  type TrustFn,
+} from './client-address.js';
 
 /** The /health response header that tells a requester how the relay sees it. */
 export const CLIENT_ECHO_HEADER = 'x-relay-client';
@@ -24,7 +30,14 @@ export function clientEcho(
   const header = forwardedFor === undefined ? null : forwardedFor;
   const origin: KeyOrigin = { forwardedHops: 0 };
   const key = clientKeyOf(() => remoteAddress, header, trust, origin);
-  const entries = header === null ? 0 : header.split(',').filter((e) => e.trim() !== '').length;
+  // Counted as the key's own walk splits the header.
+  let entries = 0;
+  if (header !== null) {
+    forEachForwarded(header, () => {
+      entries++;
+      return true;
+    });
+  }
   const from = origin.forwardedHops > 0 ? 'forwarded' : 'socket';
   const shown = from === 'socket' && isInnerKey(key) ? 'private' : key;
   return `key=${shown}; from=${from}; forwarded=${entries}`;
