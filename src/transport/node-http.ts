@@ -19,6 +19,12 @@ function write(res: ServerResponse, answer: Reply): void {
   res.end(res.req.method === 'HEAD' ? undefined : answer.body);
 }
 
+/** One header as a string (node:http joins repeated X-Forwarded-For with ", "). */
+export function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 /** The relay's routes on a node:http request. */
 export function createRequestHandler(ctx: RouteContext, metrics?: Handler): Handler {
   return (req, res) => {
@@ -32,11 +38,7 @@ export function createRequestHandler(ctx: RouteContext, metrics?: Handler): Hand
       answer.status === 200 &&
       req.headers[CLIENT_ECHO_HEADER] !== undefined
     ) {
-      const forwarded = req.headers['x-forwarded-for'];
-      const echo = ctx.clientEcho(
-        req.socket.remoteAddress,
-        Array.isArray(forwarded) ? forwarded.join(', ') : forwarded,
-      );
+      const echo = ctx.clientEcho(req.socket.remoteAddress, headerOf(req, 'x-forwarded-for'));
       return write(res, { ...answer, headers: { ...answer.headers, [CLIENT_ECHO_HEADER]: echo } });
     }
     write(res, answer);

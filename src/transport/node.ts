@@ -4,7 +4,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { addressKey, clientKey, trustsNoProxy } from '../client-address.js';
 import { pathOf, WS_PATH, admitUpgrade, type Refusal, type UpgradeRequest } from '../routes.js';
-import { createMetricsOnlyHandler, createRequestHandler, refuseUpgrade } from './node-http.js';
+import {
+  createMetricsOnlyHandler,
+  createRequestHandler,
+  headerOf,
+  refuseUpgrade,
+} from './node-http.js';
 import type { Bound, Transport, TransportContext } from './transport.js';
 import type { SocketKind } from './socket.js';
 import { bindWs, WS_KIND } from './ws-socket.js';
@@ -115,12 +120,6 @@ export async function nodeTransport(ctx: TransportContext): Promise<Transport> {
  */
 function destroySelf(this: Duplex): void {
   this.destroy();
-}
-
-/** One header as a string (node:http joins repeated X-Forwarded-For with ", "). */
-function headerOf(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 // Required where used, so that no runtime that runs the relay elsewhere (Bun)
