@@ -8,13 +8,10 @@ import {
 } from './cli-options.js';
 import { isOptionError } from './config.js';
 import { createRelayServer } from './server.js';
+// Output goes straight to the descriptor (stdio.ts): process.stdout/stderr
+// build a stream on first use.
 import { writeFd } from './stdio.js';
 import { VERSION } from './version.js';
-
-/** Straight to the descriptor (stdio.ts): process.stdout/stderr build a stream on first use. */
-function say(fd: 1 | 2, text: string): void {
-  writeFd(fd, text);
-}
 
 // The only module that touches process: argv, env, signals, exit codes.
 const EXIT_USAGE = 2;
@@ -28,8 +25,8 @@ async function main(): Promise<void> {
     const checkModule = './check/cli.js';
     const { checkCli } = (await import(checkModule)) as typeof import('./check/cli.js');
     const out = await checkCli(process.argv.slice(3), process.env);
-    say(1, out.stdout);
-    say(2, out.stderr);
+    writeFd(1, out.stdout);
+    writeFd(2, out.stderr);
     process.exit(out.code);
   }
   const argv = process.argv.slice(2);
@@ -40,15 +37,15 @@ async function main(): Promise<void> {
     command = parseCli(argv, process.env, parseArgs);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    say(2, `pairing-relay: ${err.message}\n`);
+    writeFd(2, `pairing-relay: ${err.message}\n`);
     process.exit(EXIT_USAGE);
   }
   if (command.kind === 'help') {
-    say(1, helpText(VERSION) + '\n');
+    writeFd(1, helpText(VERSION) + '\n');
     return;
   }
   if (command.kind === 'version') {
-    say(1, VERSION + '\n');
+    writeFd(1, VERSION + '\n');
     return;
   }
 
@@ -60,7 +57,7 @@ async function main(): Promise<void> {
     const message = isOptionError(err)
       ? `pairing-relay: ${describeOptionError(err)}`
       : (err as Error).message;
-    say(2, `${message}\n`);
+    writeFd(2, `${message}\n`);
     process.exit(EXIT_USAGE);
   }
 
@@ -83,14 +80,14 @@ async function main(): Promise<void> {
 
   try {
     const address = await relay.start();
-    say(
+    writeFd(
       2,
       `pairing-relay ${VERSION} listening\n  pairing: ${address.url}\n  health:  ${address.healthUrl}\n`,
     );
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'EADDRINUSE' ? ' (port in use: pick another with --port or PORT)' : '';
-    say(2, `pairing-relay: cannot listen: ${e.message}${hint}\n`);
+    writeFd(2, `pairing-relay: cannot listen: ${e.message}${hint}\n`);
     process.exit(1);
   }
 }
