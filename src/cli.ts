@@ -5,12 +5,12 @@ import {
   helpText,
   parseCli,
   type CliCommand,
-} from './cli-options.js';
-import { isOptionError } from './config.js';
+} from './config/cli-options.js';
+import { isOptionError } from './config/options.js';
 import { createRelayServer } from './server.js';
 // Output goes straight to the descriptor (stdio.ts): process.stdout/stderr
 // build a stream on first use.
-import { writeFd } from './stdio.js';
+import { writeFd } from './observe/stdio.js';
 import { VERSION } from './version.js';
 
 // The only module that touches process: argv, env, signals, exit codes.

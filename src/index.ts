@@ -20,13 +20,13 @@ export {
   type AccessTokens,
   type Setting,
   type SettingSpec,
-} from './config.js';
+} from './config/options.js';
 export {
   ERROR_CODES,
   ERROR_DESCRIPTIONS,
   BOOTSTRAP_REJECT_REASONS,
   type ErrorCode,
   type BootstrapRejectReason,
-} from './errors.js';
+} from './protocol/errors.js';
 export type { ClientMessage, RelayMessage } from './protocol/messages.js';
 export { VERSION } from './version.js';

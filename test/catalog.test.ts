@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultText } from '../src/cli-options.js';
-import { SETTINGS } from '../src/config.js';
-import { BOOTSTRAP_REJECT_REASONS, ERROR_CODES } from '../src/errors.js';
+import { defaultText } from '../src/config/cli-options.js';
+import { SETTINGS } from '../src/config/options.js';
+import { BOOTSTRAP_REJECT_REASONS, ERROR_CODES } from '../src/protocol/errors.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from 'node:util';
-import { ConfigError, describeOptionError, parseCli as parseWith } from '../src/cli-options.js';
+import { ConfigError, describeOptionError, parseCli as parseWith } from '../src/config/cli-options.js';
 
 const parseCli = (argv: string[], env: Record<string, string>): ReturnType<typeof parseWith> =>
   parseWith(argv, env, parseArgs);
-import { isOptionError, resolveOptions } from '../src/config.js';
+import { isOptionError, resolveOptions } from '../src/config/options.js';
 
 /** The ConfigError `fn` throws; fails the test if it throws none or another kind. */
 function configError(fn: () => unknown): ConfigError {

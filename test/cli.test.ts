@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SETTINGS } from '../src/config.js';
+import { SETTINGS } from '../src/config/options.js';
 import { cleanup, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
 import { killChildren, relayChildEnv, track, type Exit } from './helpers/process.js';
 

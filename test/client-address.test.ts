@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { addressKey, clientKey, clientKeyOf, compileTrust } from '../src/client-address.js';
-import type { TrustProxySetting } from '../src/config.js';
+import { addressKey, clientKey, clientKeyOf, compileTrust } from '../src/net/client-address.js';
+import type { TrustProxySetting } from '../src/config/options.js';
 
 // clientKey is a pure function of a request's socket address and headers;
 // these plain objects carry exactly those two fields.

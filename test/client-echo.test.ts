@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { tokenOf } from '../src/access-gate.js';
+import { tokenOf } from '../src/admission/access-gate.js';
 import { clientKeyVerdict, parseEcho } from '../src/check/client-key.js';
-import { compileTrust } from '../src/client-address.js';
-import { clientEcho } from '../src/client-echo.js';
+import { compileTrust } from '../src/net/client-address.js';
+import { clientEcho } from '../src/net/client-echo.js';
 
 const off = compileTrust('');
 const one = compileTrust(1);

@@ -8,7 +8,7 @@ import {
   type RelayOptions,
   type TunableKey,
   type Tunables,
-} from '../src/config.js';
+} from '../src/config/options.js';
 import { VERSION } from '../src/version.js';
 import { readFileSync } from 'node:fs';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { SETTINGS } from '../src/config.js';
+import { SETTINGS } from '../src/config/options.js';
 
 // Parsed manifests are untyped trees; the assertions below are their schema.
 type Tree = any;

@@ -10,7 +10,7 @@ import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { DEFAULTS, SETTINGS } from '../src/config.js';
+import { DEFAULTS, SETTINGS } from '../src/config/options.js';
 import { createRelayServer, type RelayServer } from '../src/index.js';
 import {
   all,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ExpiryQueue, type Expiring } from '../src/expiry.js';
+import { ExpiryQueue, type Expiring } from '../src/core/expiry.js';
 
 const item = (name: string): Expiring & { name: string } => ({
   name,

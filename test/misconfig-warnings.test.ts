@@ -2,9 +2,9 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayOptions } from '../src/index.js';
-import { NO_EVENTS } from '../src/events.js';
-import type { Logger } from '../src/logger.js';
-import { MisconfigWarnings } from '../src/misconfig-warnings.js';
+import { NO_EVENTS } from '../src/observe/events.js';
+import type { Logger } from '../src/observe/logger.js';
+import { MisconfigWarnings } from '../src/observe/warnings.js';
 import { cleanup, pair, startRelay, upgradeStatus } from './helpers/relay.js';
 
 afterEach(cleanup);

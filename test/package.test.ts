@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SETTINGS } from '../src/config.js';
+import { SETTINGS } from '../src/config/options.js';
 import { cleanup, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
 import { killChildren, track, type Exit } from './helpers/process.js';
 

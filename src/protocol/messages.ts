@@ -18,7 +18,7 @@ export type RelayMessage =
   | { type: 'bootstrap_init'; jti: string; token: string; targetPubKey: string }
   | { type: 'bootstrap_ack' | 'bootstrap_reject'; jti: string; controllerPubKey?: string }
   | { type: 'bootstrap_reject'; error: 'token_already_used' | 'no_watcher' | 'relay_overloaded' }
-  | { type: 'error'; code: import('../errors.js').ErrorCode };
+  | { type: 'error'; code: import('./errors.js').ErrorCode };
 
 export const ACK_FRAME = JSON.stringify({ type: 'ack', message: 'session_open' });
 export const PEER_FOUND_FRAME = JSON.stringify({ type: 'peer_found' });

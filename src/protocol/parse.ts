@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from './errors.js';
 import type { ClientMessage } from './messages.js';
 
 export interface ParseLimits {

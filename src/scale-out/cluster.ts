@@ -1,5 +1,5 @@
-import type { Logger } from '../logger.js';
-import type { Cluster, ClusterFactory } from '../cluster-seam.js';
+import type { Logger } from '../observe/logger.js';
+import type { Cluster, ClusterFactory } from '../core/cluster-seam.js';
 import { redisBus } from './bus.js';
 import { Claims } from './claims.js';
 import { Membership } from './membership.js';

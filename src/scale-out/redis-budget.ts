@@ -3,7 +3,7 @@ import type {
   RateLimiterMemory as Memory,
   RateLimiterRedis as RedisLimiter,
 } from 'rate-limiter-flexible';
-import { clearMemoryLimiter, limiterBudget, type AttemptBudget } from '../rate-limit.js';
+import { clearMemoryLimiter, limiterBudget, type AttemptBudget } from '../limits/attempt-budget.js';
 import type { SharedStore } from './shared-store.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { JtiLedger } from '../jti-ledger.js';
+import type { JtiLedger } from '../limits/jti-ledger.js';
 import type { SharedStore } from './shared-store.js';
 
 /**

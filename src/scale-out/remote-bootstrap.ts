@@ -1,6 +1,6 @@
-import type { BootstrapHost, BootstrapRemote, InitMessage, InitWaiter } from '../bootstrap.js';
-import { bootstrapRejectFrame } from '../errors.js';
-import type { Claim } from '../rendezvous.js';
+import type { BootstrapHost, BootstrapRemote, InitMessage, InitWaiter } from '../core/bootstrap.js';
+import { bootstrapRejectFrame } from '../protocol/errors.js';
+import type { Claim } from '../core/rendezvous.js';
 import { linkId, type Bus } from './bus.js';
 import type { Claims } from './claims.js';
 import type { SharedStore } from './shared-store.js';

@@ -1,4 +1,4 @@
-import type { EndReason, Member, Session } from '../sessions.js';
+import type { EndReason, Member, Session } from '../core/sessions.js';
 import type { WireBody } from './wire.js';
 
 /** How a remote peer reaches the instance that holds its socket. */

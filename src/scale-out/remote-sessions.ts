@@ -1,5 +1,5 @@
-import type { JoinResult, Rendezvous, SessionHost } from '../rendezvous.js';
-import type { Member, Session } from '../sessions.js';
+import type { JoinResult, Rendezvous, SessionHost } from '../core/rendezvous.js';
+import type { Member, Session } from '../core/sessions.js';
 import { linkId, type Bus } from './bus.js';
 import type { Claims } from './claims.js';
 import { RemotePeer, type PeerLink } from './remote-peer.js';

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observe/logger.js';
 import { linkId } from './bus.js';
 
 /**

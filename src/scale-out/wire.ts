@@ -1,4 +1,4 @@
-import { END_REASONS, type EndReason } from '../sessions.js';
+import { END_REASONS, type EndReason } from '../core/sessions.js';
 
 /**
  * Messages between instances, each on the receiving instance's own channel.

@@ -1,9 +1,9 @@
-import type { Logger } from '../logger.js';
-import type { TrustFn } from '../client-address.js';
-import type { ResolvedOptions } from '../config.js';
-import type { Metrics } from '../metrics.js';
-import type { Relay } from '../relay.js';
-import type { RouteContext } from '../routes.js';
+import type { Logger } from '../observe/logger.js';
+import type { TrustFn } from '../net/client-address.js';
+import type { ResolvedOptions } from '../config/options.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { Relay } from '../core/relay.js';
+import type { RouteContext } from '../http/routes.js';
 
 /** Everything a server transport needs from the relay it serves. */
 export interface TransportContext {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { SETTINGS } from '../../src/config.js';
+import { SETTINGS } from '../../src/config/options.js';
 
 export interface Exit {
   code: number | null;

@@ -1,8 +1,8 @@
-import type { Logger } from './logger.js';
-import { errorFrame, type ErrorCode } from './errors.js';
-import type { RelayEvents } from './events.js';
-import { ACK_FRAME, dataFrame } from './protocol/messages.js';
-import type { AttemptBudget } from './rate-limit.js';
+import type { Logger } from '../observe/logger.js';
+import { errorFrame, type ErrorCode } from '../protocol/errors.js';
+import type { RelayEvents } from '../observe/events.js';
+import { ACK_FRAME, dataFrame } from '../protocol/messages.js';
+import type { AttemptBudget } from '../limits/attempt-budget.js';
 import type { JoinResult, Rendezvous, SessionHost } from './rendezvous.js';
 import { ExpiryQueue } from './expiry.js';
 import type { EndReason, Member, Session, SessionStore } from './sessions.js';

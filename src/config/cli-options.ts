@@ -8,7 +8,7 @@ import {
   type RelayOptions,
   type Setting,
   type TunableKey,
-} from './config.js';
+} from './options.js';
 
 /** A configuration mistake; the message names the flag or variable at fault. */
 export class ConfigError extends Error {

@@ -1,6 +1,6 @@
-import { clientKeyOf } from '../client-address.js';
-import type { Client } from '../connection.js';
-import { CLIENT_ECHO_HEADER } from '../client-echo.js';
+import { clientKeyOf } from '../../net/client-address.js';
+import type { Client } from '../../core/client.js';
+import { CLIENT_ECHO_HEADER } from '../../net/client-echo.js';
 import {
   admitUpgrade,
   JSON_HEADERS,
@@ -11,10 +11,10 @@ import {
   type Refusal,
   type Reply,
   type UpgradeRequest,
-} from '../routes.js';
+} from '../../http/routes.js';
 import type { BunGlobal, BunServer, BunServerWebSocket, BunWebSocketHandler } from './bun-api.js';
-import type { SocketKind } from './socket.js';
-import type { Bound, Transport, TransportContext } from './transport.js';
+import type { SocketKind } from '../../core/socket.js';
+import type { Bound, Transport, TransportContext } from '../transport.js';
 
 const OPEN = 1;
 // Bun.serve's own idle limit for HTTP connections (seconds): a request still

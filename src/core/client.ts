@@ -1,7 +1,7 @@
-import { errorFrame } from './errors.js';
-import { DONE_FRAME, PEER_FOUND_FRAME } from './protocol/messages.js';
+import { errorFrame } from '../protocol/errors.js';
+import { DONE_FRAME, PEER_FOUND_FRAME } from '../protocol/messages.js';
 import type { EndReason, Member, Session } from './sessions.js';
-import type { SocketEvents, SocketKind } from './transport/socket.js';
+import type { SocketEvents, SocketKind } from './socket.js';
 
 // A peer that does not answer our close frame is cut off after this, not after
 // ws's own 30 s, so it stops holding a slot of the socket caps.

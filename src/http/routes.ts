@@ -1,7 +1,7 @@
-import { tokenOf, type AccessGate } from './access-gate.js';
-import type { AccessRequest } from './config.js';
-import type { Logger } from './logger.js';
-import type { Relay } from './relay.js';
+import { tokenOf, type AccessGate } from '../admission/access-gate.js';
+import type { AccessRequest } from '../config/options.js';
+import type { Logger } from '../observe/logger.js';
+import type { Relay } from '../core/relay.js';
 
 export const WS_PATH = '/ws';
 

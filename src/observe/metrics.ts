@@ -1,7 +1,7 @@
-import { lazyRequire } from './lazy-require.js';
+import { lazyRequire } from '../lazy-require.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as PromClient from 'prom-client';
-import type { ClusterStatus, MembershipState, StoreState } from './cluster-seam.js';
+import type { ClusterStatus, MembershipState, StoreState } from '../core/cluster-seam.js';
 import type { RelayEvents } from './events.js';
 
 export interface MetricsSources {

@@ -1,5 +1,5 @@
 import { HOST_NAME, writeFd } from './stdio.js';
-import type { LogLevel } from './config.js';
+import type { LogLevel } from '../config/options.js';
 import { prettyLine } from './log-pretty.js';
 
 type LogFn = {

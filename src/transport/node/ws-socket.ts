@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { SocketEvents, SocketKind } from './socket.js';
+import type { SocketEvents, SocketKind } from '../../core/socket.js';
 
 const OPEN = 1;
 // Frames always go out as text, including raw text frames relayed as bytes.

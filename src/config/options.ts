@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
-import type { Logger } from './logger.js';
-import { compileTrust } from './client-address.js';
+import type { Logger } from '../observe/logger.js';
+import { compileTrust } from '../net/client-address.js';
 
 /** `AMESH_TRUST_PROXY` syntax as a string, a hop count, on/off, or an address list. */
 export type TrustProxySetting = string | number | boolean | readonly string[];

@@ -1,15 +1,15 @@
-import type { Logger } from './logger.js';
-import type { Client } from './connection.js';
+import type { Logger } from '../observe/logger.js';
+import type { Client } from './client.js';
 import {
   bootstrapRejectFrame,
   errorFrame,
   type BootstrapRejectReason,
   type ErrorCode,
-} from './errors.js';
-import type { RelayEvents } from './events.js';
-import type { JtiLedger } from './jti-ledger.js';
-import { encode, type ClientMessage } from './protocol/messages.js';
-import type { AttemptBudget } from './rate-limit.js';
+} from '../protocol/errors.js';
+import type { RelayEvents } from '../observe/events.js';
+import type { JtiLedger } from '../limits/jti-ledger.js';
+import { encode, type ClientMessage } from '../protocol/messages.js';
+import type { AttemptBudget } from '../limits/attempt-budget.js';
 import type { Claim } from './rendezvous.js';
 
 export type InitMessage = Extract<ClientMessage, { type: 'bootstrap_init' }>;

@@ -4,9 +4,9 @@ import {
   type AccessCheck,
   type AccessRequest,
   type AccessTokens,
-} from './config.js';
-import { lazyRequire } from './lazy-require.js';
-import type { Logger } from './logger.js';
+} from '../config/options.js';
+import { lazyRequire } from '../lazy-require.js';
+import type { Logger } from '../observe/logger.js';
 
 /** Decides whether an upgrade may become a WebSocket. */
 export interface AccessGate {

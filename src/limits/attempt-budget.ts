@@ -1,4 +1,4 @@
-import { lazyRequire } from './lazy-require.js';
+import { lazyRequire } from '../lazy-require.js';
 import type {
   RateLimiterAbstract,
   RateLimiterMemory as Memory,

@@ -2,16 +2,16 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { addressKey, clientKey, trustsNoProxy } from '../client-address.js';
-import { pathOf, WS_PATH, admitUpgrade, type Refusal, type UpgradeRequest } from '../routes.js';
+import { addressKey, clientKey, trustsNoProxy } from '../../net/client-address.js';
+import { pathOf, WS_PATH, admitUpgrade, type Refusal, type UpgradeRequest } from '../../http/routes.js';
 import {
   createMetricsOnlyHandler,
   createRequestHandler,
   headerOf,
   refuseUpgrade,
 } from './node-http.js';
-import type { Bound, Transport, TransportContext } from './transport.js';
-import type { SocketKind } from './socket.js';
+import type { Bound, Transport, TransportContext } from '../transport.js';
+import type { SocketKind } from '../../core/socket.js';
 import { bindWs, WS_KIND } from './ws-socket.js';
 
 // A relay's HTTP traffic is tiny: probes and upgrade requests. Cut slow

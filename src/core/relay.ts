@@ -1,19 +1,19 @@
-import type { Logger } from './logger.js';
+import type { Logger } from '../observe/logger.js';
 import { BootstrapBroker } from './bootstrap.js';
-import type { ResolvedOptions } from './config.js';
-import { trustsNoProxy } from './client-address.js';
-import { Client, type ClientHost } from './connection.js';
+import type { ResolvedOptions } from '../config/options.js';
+import { trustsNoProxy } from '../net/client-address.js';
+import { Client, type ClientHost } from './client.js';
 import type { Backends } from './backends.js';
-import { errorFrame } from './errors.js';
-import type { RelayEvents } from './events.js';
+import { errorFrame } from '../protocol/errors.js';
+import type { RelayEvents } from '../observe/events.js';
 import { Pairing } from './pairing.js';
-import { isPlainDataFrame, isPlainDataText } from './protocol/fast-data.js';
-import { parseFrame, type ParseLimits } from './protocol/parse.js';
+import { isPlainDataFrame, isPlainDataText } from '../protocol/fast-data.js';
+import { parseFrame, type ParseLimits } from '../protocol/parse.js';
 import type { Cluster, ClusterStatus } from './cluster-seam.js';
-import { MisconfigWarnings } from './misconfig-warnings.js';
-import type { AttemptBudget } from './rate-limit.js';
+import { MisconfigWarnings } from '../observe/warnings.js';
+import type { AttemptBudget } from '../limits/attempt-budget.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
-import type { SocketKind } from './transport/socket.js';
+import type { SocketKind } from './socket.js';
 
 // Frames that arrive while a listen/connect/watch is pending wait in order.
 // Past PAUSE_AT the socket stops being read (TCP backpressure, nothing lost);

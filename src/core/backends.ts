@@ -1,12 +1,12 @@
-import type { Logger } from './logger.js';
+import type { Logger } from '../observe/logger.js';
 import type { ClusterFactory } from './cluster-seam.js';
-import type { ResolvedOptions } from './config.js';
-import { memoryLedger, type JtiLedger } from './jti-ledger.js';
-import { memoryBudget, type AttemptBudget } from './rate-limit.js';
-import { redisCluster } from './scale-out/cluster.js';
-import { redisBudget } from './scale-out/redis-budget.js';
-import { redisLedger } from './scale-out/redis-ledger.js';
-import { createSharedStore } from './scale-out/shared-store.js';
+import type { ResolvedOptions } from '../config/options.js';
+import { memoryLedger, type JtiLedger } from '../limits/jti-ledger.js';
+import { memoryBudget, type AttemptBudget } from '../limits/attempt-budget.js';
+import { redisCluster } from '../scale-out/cluster.js';
+import { redisBudget } from '../scale-out/redis-budget.js';
+import { redisLedger } from '../scale-out/redis-ledger.js';
+import { createSharedStore } from '../scale-out/shared-store.js';
 
 /** The stores behind the protocol: all in memory, or shared through Redis. */
 export interface Backends {

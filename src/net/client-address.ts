@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { lazyRequire } from './lazy-require.js';
+import { lazyRequire } from '../lazy-require.js';
 import type IpAddr from 'ipaddr.js';
 import type ProxyAddr from 'proxy-addr';
-import type { TrustProxySetting } from './config.js';
+import type { TrustProxySetting } from '../config/options.js';
 
 // Loaded on first use: a relay that trusts no proxy and sees no IPv6 never
 // pays for them at cold start (scale-to-zero pays cold start per pairing).
