@@ -32,9 +32,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   let command: CliCommand;
   try {
-    // No arguments (containers, the one-liner): nothing for parseArgs to do.
-    const parseArgs = argv.length === 0 ? undefined : (await import('node:util')).parseArgs;
-    command = parseCli(argv, process.env, parseArgs);
+    command = parseCli(argv, process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     writeFd(2, `pairing-relay: ${err.message}\n`);

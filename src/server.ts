@@ -1,18 +1,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { memoryBackends, sharedBackends } from './core/backends.js';
-import { createAccessGate } from './admission/access-gate.js';
-import { compileTrust } from './net/client-address.js';
-import { clientEcho } from './net/client-echo.js';
-import { resolveOptions, type RelayOptions } from './config/options.js';
-import { NO_EVENTS } from './observe/events.js';
-import { createLogger, stdoutIsTerminal } from './observe/logger.js';
-import { createMetrics, type Metrics } from './observe/metrics.js';
+import {
+  createAccessGate,
+  loadAccessTokens,
+  type AccessGate,
+  type AccessTokenSource,
+} from './admission/access-gate.js';
+import {
+  resolveOptions,
+  type Logger,
+  type RelayOptions,
+  type ResolvedOptions,
+} from './config/options.js';
+import { compileTrust, type TrustFn } from './config/trust-proxy.js';
+import { memoryBackends } from './core/backends.js';
 import { Relay } from './core/relay.js';
 import type { RouteContext } from './http/routes.js';
-import { bunTransport } from './transport/bun/bun.js';
-import { nodeTransport } from './transport/node/node.js';
+import { clientEcho } from './net/client-echo.js';
+import { NO_EVENTS } from './observe/events.js';
+import { createLogger } from './observe/logger.js';
+import type { Metrics } from './observe/metrics.js';
+import { BUN_TRANSPORT } from './transport/bun/bun.js';
+import { NODE_TRANSPORT } from './transport/node/node.js';
 import { createRequestHandler } from './transport/node/node-http.js';
-import type { Bound, Transport, TransportContext } from './transport/transport.js';
+import type { Bound, Transport, TransportFactory } from './transport/transport.js';
 import { VERSION } from './version.js';
 import { waitFor } from './wait.js';
 
@@ -62,42 +72,16 @@ const CLOSE_GRACE_MS = 2_000;
 /**
  * Builds a relay. Validates every option now (throws TypeError/RangeError),
  * touches no global state, reads no environment, installs no signal handler.
+ * Everything that loads or connects (the logger's stream, scale-out, metrics,
+ * the server) is built by start().
  */
 export function createRelayServer(options: RelayOptions = {}): RelayServer {
   const opts = resolveOptions(options);
   const trust = compileTrust(opts.trustProxy);
-  const format =
-    opts.logFormat === 'auto' ? (stdoutIsTerminal() ? 'pretty' : 'json') : opts.logFormat;
-  const log = opts.logger ?? createLogger(opts.logLevel, format);
-  const access = createAccessGate(opts.accessTokens, opts.accessTokensFile, log);
   const scaleOut = opts.redisUrl !== '';
-  const metrics: Metrics | undefined = opts.metrics
-    ? createMetrics(
-        {
-          sessions: () => relay.registry.size,
-          sockets: () => relay.clients.size,
-          bootstrapInFlight: () => relay.bootstrapInFlight,
-          cluster: () => relay.clusterStatus,
-        },
-        scaleOut,
-      )
-    : undefined;
-  const backends = scaleOut ? sharedBackends(opts, log) : memoryBackends(opts);
-  const relay: Relay = new Relay(opts, log, metrics?.events ?? NO_EVENTS, backends);
-  const routes: RouteContext = {
-    relay,
-    version: VERSION,
-    readyDuringStoreOutage: opts.readyDuringRedisOutage,
-    metricsHere: metrics !== undefined && opts.metricsPort === 0,
-    access,
-    clientEcho: (remoteAddress, forwardedFor) => clientEcho(remoteAddress, forwardedFor, trust),
-  };
-  const context: TransportContext = { relay, opts, trust, log, routes, metrics };
-  const handleRequest = createRequestHandler(
-    routes,
-    routes.metricsHere ? metrics?.handle : undefined,
-  );
-  let transport: Transport | undefined;
+  // Reads a tokens file now: a bad one is a configuration error, like a bad option.
+  const tokens = loadAccessTokens(opts.accessTokens, opts.accessTokensFile);
+  let running: Running | undefined;
   let address: RelayAddress | null = null;
   let started = false;
   let stopping: Promise<void> | null = null;
@@ -105,8 +89,9 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   async function start(): Promise<RelayAddress> {
     if (started || stopping !== null) throw new Error('pairing-relay: start() can be called once');
     started = true;
+    running = await assemble(opts, trust, tokens);
+    const { relay, transport, log, metrics, access } = running;
     await relay.start();
-    transport = await createTransport(context);
     const bound = await transport.listen();
     address = describe(bound);
     const metricsUrl =
@@ -131,27 +116,31 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
 
   function stop(): Promise<void> {
     stopping ??= (async () => {
+      if (running === undefined) return;
+      const { relay, transport, log } = running;
       relay.draining = true;
       relay.goAway();
       await waitFor(() => relay.clients.size === 0, CLOSE_GRACE_MS);
       await relay.dispose();
-      await transport?.close();
-      if (started) log.info('stopped');
+      await transport.close();
+      log.info('stopped');
     })();
     return stopping;
   }
 
   function mounted(): NonNullable<Transport['mount']> {
-    if (!opts.mount || transport?.mount === undefined) {
+    const mount = running?.transport.mount;
+    if (!opts.mount || mount === undefined) {
       throw new Error(
         'pairing-relay: fetch/websocket are for mount: true under Bun, after start()',
       );
     }
-    return transport.mount;
+    return mount;
   }
 
   async function drain(): Promise<void> {
-    if (stopping !== null) return stopping;
+    if (stopping !== null || running === undefined) return stop();
+    const { relay, log } = running;
     relay.draining = true;
     log.info({ sessions: relay.registry.size, drainMs: opts.drainMs }, 'draining');
     const finished = await waitFor(() => relay.inFlight === 0, opts.drainMs);
@@ -163,46 +152,112 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
     start,
     stop,
     drain,
-    handleRequest,
+    handleRequest(req, res) {
+      if (running === undefined) {
+        res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ status: 'starting' }));
+        return;
+      }
+      running.handleRequest(req, res);
+    },
     get address() {
       return address;
     },
     get sessions() {
-      return relay.registry.size;
+      return running?.relay.registry.size ?? 0;
     },
     get connections() {
-      return relay.clients.size;
+      return running?.relay.clients.size ?? 0;
     },
     get draining() {
-      return relay.draining;
+      return running?.relay.draining ?? stopping !== null;
     },
     async reloadAccessTokens() {
-      return access?.reload();
+      return running?.access?.reload();
     },
     fetch(req: Request, server: unknown) {
       return (mounted().fetch as RelayServer['fetch'])(req, server);
     },
     get websocket() {
-      return opts.mount ? transport?.mount?.websocket : undefined;
+      return opts.mount ? running?.transport.mount?.websocket : undefined;
     },
   };
+}
+
+/** What start() builds: the parts of one running relay. */
+interface Running {
+  relay: Relay;
+  transport: Transport;
+  log: Logger;
+  metrics: Metrics | undefined;
+  access: AccessGate | undefined;
+  handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/**
+ * The composition root: the logger, the stores (in memory, or the scale-out
+ * plug-in, loaded only when it is configured), metrics (only when asked
+ * for), the transport of this runtime, and the relay core between them.
+ */
+async function assemble(
+  opts: ResolvedOptions,
+  trust: TrustFn,
+  tokens: AccessTokenSource,
+): Promise<Running> {
+  const log = opts.logger ?? (await createLogger(opts.logLevel, opts.logFormat));
+  const access = createAccessGate(tokens, log);
+  const backends =
+    opts.redisUrl === ''
+      ? memoryBackends(opts)
+      : (await import('./scale-out/index.js')).sharedBackends(opts, log);
+  let relay: Relay | undefined;
+  const metrics: Metrics | undefined = opts.metrics
+    ? (await import('./observe/metrics.js')).createMetrics(
+        {
+          sessions: () => relay?.registry.size ?? 0,
+          sockets: () => relay?.clients.size ?? 0,
+          bootstrapInFlight: () => relay?.bootstrapInFlight ?? 0,
+          cluster: () => relay?.clusterStatus,
+        },
+        opts.redisUrl !== '',
+      )
+    : undefined;
+  const factory = transportFor(opts);
+  relay = new Relay({
+    opts,
+    log,
+    events: metrics?.events ?? NO_EVENTS,
+    backends,
+    sockets: factory.sockets,
+  });
+  const routes: RouteContext = {
+    relay,
+    version: VERSION,
+    readyDuringStoreOutage: opts.readyDuringRedisOutage,
+    metricsHere: metrics !== undefined && opts.metricsPort === 0,
+    access,
+    clientEcho: (remoteAddress, forwardedFor) => clientEcho(remoteAddress, forwardedFor, trust),
+  };
+  const transport = await factory.create({ relay, opts, trust, log, routes, metrics });
+  const handleRequest = createRequestHandler(
+    routes,
+    routes.metricsHere ? metrics?.handle : undefined,
+  );
+  return { relay, transport, log, metrics, access, handleRequest };
 }
 
 /**
  * Bun.serve under Bun (no ws, no node:http loaded), node:http + ws on Node
  * and whenever the caller hands over a node:http server.
  */
-async function createTransport(context: TransportContext): Promise<Transport> {
+function transportFor(opts: ResolvedOptions): TransportFactory {
   const onBun = 'Bun' in globalThis;
-  if (context.opts.mount && !onBun) {
+  if (opts.mount && !onBun) {
     throw new Error(
       'pairing-relay: "mount" needs Bun; on Node, pass your node:http server as "server"',
     );
   }
-  // Both are cheap to load: each loads its runtime's server (ws, node:http)
-  // only when it is made.
-  if (context.opts.server === undefined && onBun) return bunTransport(context);
-  return await nodeTransport(context);
+  return opts.server === undefined && onBun ? BUN_TRANSPORT : NODE_TRANSPORT;
 }
 
 /** A host as it can appear in a URL that works as-is (a wildcard bind is reachable on loopback). */

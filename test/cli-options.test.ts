@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from 'node:util';
-import { ConfigError, describeOptionError, parseCli as parseWith } from '../src/config/cli-options.js';
-
-const parseCli = (argv: string[], env: Record<string, string>): ReturnType<typeof parseWith> =>
-  parseWith(argv, env, parseArgs);
+import { ConfigError, describeOptionError, parseCli } from '../src/config/cli-options.js';
 import { isOptionError, resolveOptions } from '../src/config/options.js';
 
 /** The ConfigError `fn` throws; fails the test if it throws none or another kind. */

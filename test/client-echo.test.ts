@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tokenOf } from '../src/admission/access-gate.js';
 import { clientKeyVerdict, parseEcho } from '../src/check/client-key.js';
-import { compileTrust } from '../src/net/client-address.js';
+import { compileTrust } from '../src/config/trust-proxy.js';
 import { clientEcho } from '../src/net/client-echo.js';
 
 const off = compileTrust('');

@@ -5,7 +5,8 @@ import {
   type AccessRequest,
   type AccessTokens,
 } from '../config/options.js';
-import { lazyRequire } from '../lazy-require.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Logger } from '../observe/logger.js';
 
 /** Decides whether an upgrade may become a WebSocket. */
@@ -15,17 +16,9 @@ export interface AccessGate {
   reload(): Promise<{ tokens: number } | undefined>;
 }
 
-// node:crypto and node:fs only where a gate exists: an open relay never
-// pays for them at cold start (node:fs alone is ~5 MB of a Bun process).
-type Crypto = typeof import('node:crypto');
-let cryptoModule: Crypto | undefined;
-const crypto = (): Crypto => (cryptoModule ??= lazyRequire<Crypto>('node:crypto'));
-const readFileSync = (path: string, encoding: 'utf8'): string =>
-  lazyRequire<typeof import('node:fs')>('node:fs').readFileSync(path, encoding);
-
 /** SHA-256 of a token: equal-length digests make timingSafeEqual possible for any token. */
 function digest(token: string): Buffer {
-  return crypto().createHash('sha256').update(token, 'utf8').digest();
+  return createHash('sha256').update(token, 'utf8').digest();
 }
 
 /**
@@ -59,26 +52,26 @@ function parseTokensFile(text: string): string[] {
   return tokens;
 }
 
+/** The access settings, checked and with the tokens file read (a {@link loadAccessTokens} result). */
+export type AccessTokenSource =
+  | { kind: 'open' }
+  | { kind: 'check'; check: AccessCheck }
+  | { kind: 'tokens'; tokens: readonly string[]; file: string; fromFile: readonly string[] };
+
 /**
- * The gate, or undefined when no token (list, function or file) is
- * configured: an open relay, as by default. A file that cannot be read or
- * holds a bad line stops the start, naming the option.
+ * Reads and checks the access settings at construction: a file that cannot
+ * be read or holds a bad line stops the start, naming the option.
  */
-export function createAccessGate(
-  tokens: AccessTokens,
-  file: string,
-  log: Logger,
-): AccessGate | undefined {
+export function loadAccessTokens(tokens: AccessTokens, file: string): AccessTokenSource {
   if (typeof tokens === 'function') {
     if (file !== '') {
       throw new TypeError(
         'pairing-relay: options "accessTokens" (a function) and "accessTokensFile" exclude each other',
       );
     }
-    return functionGate(tokens, log);
+    return { kind: 'check', check: tokens };
   }
-  if (tokens.length === 0 && file === '') return undefined;
-
+  if (tokens.length === 0 && file === '') return { kind: 'open' };
   let fromFile: string[] = [];
   if (file !== '') {
     try {
@@ -87,9 +80,17 @@ export function createAccessGate(
       const e = err as NodeJS.ErrnoException;
       throw new OptionTypeError('accessTokensFile', `cannot be used: ${e.code ?? e.message}`);
     }
-    if (fromFile.length === 0) {
-      log.warn({ file }, 'access-token file holds no token: every upgrade is refused');
-    }
+  }
+  return { kind: 'tokens', tokens, file, fromFile };
+}
+
+/** The gate, or undefined when no token (list, function or file) is configured: an open relay. */
+export function createAccessGate(source: AccessTokenSource, log: Logger): AccessGate | undefined {
+  if (source.kind === 'open') return undefined;
+  if (source.kind === 'check') return functionGate(source.check, log);
+  const { tokens, file, fromFile } = source;
+  if (file !== '' && fromFile.length === 0) {
+    log.warn({ file }, 'access-token file holds no token: every upgrade is refused');
   }
   let digests = [...tokens, ...fromFile].map(digest);
   return {
@@ -98,15 +99,14 @@ export function createAccessGate(
       const presented = digest(token);
       // Every digest compared, no early exit: the time taken says nothing about which matched.
       let match = false;
-      for (const d of digests) match = crypto().timingSafeEqual(d, presented) || match;
+      for (const d of digests) match = timingSafeEqual(d, presented) || match;
       return match;
     },
     async reload() {
       if (file === '') return undefined;
       let next: string[];
       try {
-        // Synchronous: a small file, read on SIGHUP only; node:fs/promises
-        // would be one more module in every cold start.
+        // A small file, read on SIGHUP only.
         next = parseTokensFile(readFileSync(file, 'utf8'));
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

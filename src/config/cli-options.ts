@@ -1,4 +1,4 @@
-import type { ParseArgsConfig, parseArgs as ParseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   DEFAULTS,
   SETTINGS,
@@ -27,16 +27,10 @@ export type CliCommand =
 const TRUE = new Set(['1', 'true', 'yes']);
 const FALSE = new Set(['0', 'false', 'no']);
 
-/**
- * argv + environment → relay options. Flags win over variables, variables
- * over defaults. The caller hands in node:util's parseArgs when there are
- * arguments: a relay started with none (containers, the one-liner) never
- * loads node:util, ~4 MB of RSS and several ms of cold start under Bun.
- */
+/** argv + environment → relay options. Flags win over variables, variables over defaults. */
 export function parseCli(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-  parseArgs?: typeof ParseArgs,
 ): CliCommand {
   const config: ParseArgsConfig['options'] = {
     help: { type: 'boolean', short: 'h' },
@@ -50,7 +44,6 @@ export function parseCli(
   }
   let values: Record<string, string | boolean | undefined> = {};
   if (argv.length > 0) {
-    if (parseArgs === undefined) throw new TypeError('parseCli: arguments need parseArgs');
     try {
       values = parseArgs({
         args: [...argv],

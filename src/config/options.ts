@@ -1,9 +1,8 @@
 import type { Server } from 'node:http';
-import type { Logger } from '../observe/logger.js';
-import { compileTrust } from '../net/client-address.js';
+import { compileTrust, type TrustProxySetting } from './trust-proxy.js';
 
-/** `AMESH_TRUST_PROXY` syntax as a string, a hop count, on/off, or an address list. */
-export type TrustProxySetting = string | number | boolean | readonly string[];
+export type { TrustProxySetting } from './trust-proxy.js';
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** auto: human lines when stdout is a terminal, JSON lines otherwise. */
 export type LogFormat = 'auto' | 'json' | 'pretty';
@@ -357,6 +356,25 @@ interface KindValue {
 export type Tunables = {
   -readonly [K in TunableKey]: KindValue[(typeof SETTINGS_TABLE)[K]['kind']];
 };
+
+export type LogFn = {
+  (obj: object, msg?: string): void;
+  (msg: string): void;
+};
+
+/**
+ * What the relay needs of a logger (the `logger` option): a pino logger is
+ * one, and so is any logger with pino's call shape.
+ */
+export interface Logger {
+  level: string;
+  fatal: LogFn;
+  error: LogFn;
+  warn: LogFn;
+  info: LogFn;
+  debug: LogFn;
+  trace: LogFn;
+}
 
 export interface RelayOptions extends Partial<Tunables> {
   /** Attach to this existing HTTP server instead of creating one (`start()` does not listen). */

@@ -1,20 +1,11 @@
 import type { BootstrapHost, BootstrapRemote } from './bootstrap.js';
+import type { ClusterStatus } from '../observe/cluster-status.js';
 import type { Rendezvous, SessionHost } from './rendezvous.js';
 
 /** The core, as a cluster plug-in sees it: what it may call when another instance speaks. */
 export interface ClusterHost {
   sessions: SessionHost;
   bootstrap: BootstrapHost;
-}
-
-/** The shared store as this instance sees it: answering in time, slow (or silent), or gone. */
-export type StoreState = 'ok' | 'slow' | 'unreachable';
-/** This instance's own part: its channel confirmed and its claims written back after an outage. */
-export type MembershipState = 'ok' | 'unsubscribed' | 'reclaiming';
-
-export interface ClusterStatus {
-  store: StoreState;
-  membership: MembershipState;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Logger } from '../observe/logger.js';
 import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from '../config/options.js';
-import { trustsNoProxy } from '../net/client-address.js';
+import { trustsNoProxy } from '../config/trust-proxy.js';
 import { Client, type ClientHost } from './client.js';
 import type { Backends } from './backends.js';
 import { errorFrame } from '../protocol/errors.js';
@@ -9,7 +9,8 @@ import type { RelayEvents } from '../observe/events.js';
 import { Pairing } from './pairing.js';
 import { isPlainDataFrame, isPlainDataText } from '../protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from '../protocol/parse.js';
-import type { Cluster, ClusterStatus } from './cluster-seam.js';
+import type { ClusterStatus } from '../observe/cluster-status.js';
+import type { Cluster } from './cluster-seam.js';
 import { MisconfigWarnings } from '../observe/warnings.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
@@ -25,6 +26,16 @@ const MAX_BACKLOG_FRAMES = 4_096;
 export type Frame = Buffer | string;
 
 export type Admission = 'ok' | 'sockets_full' | 'address_full';
+
+/** What a relay is built from. */
+export interface RelayParts {
+  opts: ResolvedOptions;
+  log: Logger;
+  events: RelayEvents;
+  backends: Backends;
+  /** The transport's kind of socket (core/socket.ts): the only thing the core knows of it. */
+  sockets: SocketKind<unknown>;
+}
 
 /**
  * The protocol engine: sockets in, sessions and bootstrap watches out.
@@ -43,12 +54,20 @@ export class Relay implements ClientHost {
   private readonly cluster: Cluster | undefined;
   private heartbeat: NodeJS.Timeout | null = null;
 
-  constructor(
-    private readonly opts: ResolvedOptions,
-    private readonly log: Logger,
-    readonly events: RelayEvents,
-    private readonly backends: Backends,
-  ) {
+  readonly events: RelayEvents;
+  /** What the transport's sockets are: given at construction, one object for all of them. */
+  readonly socketKind: SocketKind<unknown>;
+  private readonly opts: ResolvedOptions;
+  private readonly log: Logger;
+  private readonly backends: Backends;
+
+  constructor(parts: RelayParts) {
+    const { opts, log, events, backends } = parts;
+    this.opts = opts;
+    this.log = log;
+    this.events = events;
+    this.backends = backends;
+    this.socketKind = parts.sockets;
     this.registry = new MemorySessionStore(opts.maxSessions);
     this.warnings = new MisconfigWarnings(log, events, {
       trustsProxy: !trustsNoProxy(opts.trustProxy),
@@ -144,9 +163,6 @@ export class Relay implements ClientHost {
   get maxBufferedBytes(): number {
     return this.opts.maxBufferedBytes;
   }
-
-  /** What the transport's sockets are: set by the transport when it is made, before any attach(). */
-  socketKind!: SocketKind<unknown>;
 
   /** A socket the transport accepted; its events go to the returned client. */
   attach(socket: unknown, key: string): Client {

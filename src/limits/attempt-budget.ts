@@ -1,19 +1,4 @@
-import { lazyRequire } from '../lazy-require.js';
-import type {
-  RateLimiterAbstract,
-  RateLimiterMemory as Memory,
-  RateLimiterRes as Res,
-} from 'rate-limiter-flexible';
-
-// The package's index loads every store it supports (Redis, Mongo, SQL...):
-// 20 ms of cold start for code a memory store never runs. Load just this one,
-// and only when the first attempt needs it (~8 ms of a cold start under Bun).
-let memoryClass: typeof Memory | undefined;
-let resClass: typeof Res | undefined;
-export const rateLimiterMemory = (): typeof Memory =>
-  (memoryClass ??= lazyRequire<typeof Memory>('rate-limiter-flexible/lib/RateLimiterMemory.js'));
-const rateLimiterRes = (): typeof Res =>
-  (resClass ??= lazyRequire<typeof Res>('rate-limiter-flexible/lib/RateLimiterRes.js'));
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /**
  * A per-key budget of failed attempts in a fixed window, on a
@@ -33,36 +18,24 @@ export interface AttemptBudget {
   close(): void;
 }
 
-type MemoryStorage = { _storage?: Map<string, unknown>; delete(key: string): boolean };
-
-/** Clears a memory limiter's per-key timers: it has no close() of its own. */
-export function clearMemoryLimiter(limiter: Memory): void {
-  const storage = (limiter as unknown as { _memoryStorage?: MemoryStorage })._memoryStorage;
-  for (const key of [...(storage?._storage?.keys() ?? [])]) storage?.delete(key);
+/**
+ * Forgets every key of a memory limiter, through its public dump() and
+ * delete(): it has no close() of its own, and each key holds a timer (unref'd,
+ * so none keeps the process alive) until its window ends.
+ */
+export function clearMemoryLimiter(limiter: RateLimiterMemory): void {
+  for (const { key } of limiter.dump().storage) void limiter.delete(key);
 }
 
 export function memoryBudget(points: number, windowMs: number): AttemptBudget {
-  let limiter: Memory | undefined;
-  const make = (): Memory =>
-    (limiter ??= new (rateLimiterMemory())({ points, duration: windowMs / 1000 }));
-  return limiterBudget(
-    make,
-    points,
-    () => {
-      if (limiter !== undefined) clearMemoryLimiter(limiter);
-    },
-    // Until a first failure there is nothing to read: a relay whose clients
-    // all pair never loads the store (~3 MB of a Bun process's RSS).
-    () => limiter,
-  );
+  const limiter = new RateLimiterMemory({ points, duration: windowMs / 1000 });
+  return limiterBudget(limiter, points, () => clearMemoryLimiter(limiter));
 }
 
 export function limiterBudget(
-  store: () => RateLimiterAbstract,
+  store: RateLimiterAbstract,
   points: number,
   clear: () => void,
-  /** The store if it holds anything yet; undefined when nothing was ever spent. */
-  existing: () => RateLimiterAbstract | undefined = store,
 ): AttemptBudget {
   // Attempts begun and not yet ended, per key. Counting them closes the gap
   // between check and spend: 64 sockets from one address guessing at the same
@@ -73,10 +46,8 @@ export function limiterBudget(
     if (left === 0) running.delete(key);
     else running.set(key, left);
   };
-  const consumed = async (key: string): Promise<number> => {
-    const limiter = existing();
-    return limiter === undefined ? 0 : ((await limiter.get(key))?.consumedPoints ?? 0);
-  };
+  const consumed = async (key: string): Promise<number> =>
+    (await store.get(key))?.consumedPoints ?? 0;
   return {
     async begin(key) {
       const ticket = (running.get(key) ?? 0) + 1;
@@ -91,7 +62,7 @@ export function limiterBudget(
     },
     async end(key, failed) {
       try {
-        if (failed) await store().consume(key);
+        if (failed) await store.consume(key);
       } catch {
         // Rejected (already over budget) or the store is away: nothing to add.
       } finally {
@@ -100,10 +71,10 @@ export function limiterBudget(
     },
     async spend(key) {
       try {
-        await store().consume(key);
+        await store.consume(key);
         return true;
       } catch (err) {
-        if (err instanceof rateLimiterRes()) return false;
+        if (err instanceof RateLimiterRes) return false;
         throw err;
       }
     },

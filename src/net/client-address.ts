@@ -1,107 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { lazyRequire } from '../lazy-require.js';
-import type IpAddr from 'ipaddr.js';
-import type ProxyAddr from 'proxy-addr';
-import type { TrustProxySetting } from '../config/options.js';
-
-// Loaded on first use: a relay that trusts no proxy and sees no IPv6 never
-// pays for them at cold start (scale-to-zero pays cold start per pairing).
-let proxyaddrModule: typeof ProxyAddr | undefined;
-let ipaddrModule: typeof IpAddr | undefined;
-const proxyaddr = (): typeof ProxyAddr =>
-  (proxyaddrModule ??= lazyRequire<typeof ProxyAddr>('proxy-addr'));
-const ipaddr = (): typeof IpAddr => (ipaddrModule ??= lazyRequire<typeof IpAddr>('ipaddr.js'));
-
-// node:net (for isIP) is a large part of a cold start under Bun; the same
-// rules in a few lines: Node's IPv4 form, and IPv6 (zone id allowed) by ipaddr.js.
-const IPV4 =
-  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)$/;
-const ZONE = /^%[0-9a-zA-Z\-.:]+$/;
-
-/** 4, 6 or 0, as node:net's isIP() answers. */
-function isIP(addr: string): 0 | 4 | 6 {
-  if (IPV4.test(addr)) return 4;
-  if (!addr.includes(':')) return 0;
-  const zone = addr.indexOf('%');
-  if (zone !== -1 && !ZONE.test(addr.slice(zone))) return 0;
-  return ipaddr().IPv6.isValid(zone === -1 ? addr : addr.slice(0, zone)) ? 6 : 0;
-}
-
-/**
- * proxy-addr's trust predicate: should the address at this hop be believed?
- * A hop-count setting also carries its count (0 for no proxy), which lets
- * clientKey() walk X-Forwarded-For itself.
- */
-export type TrustFn = ((addr: string, hop: number) => boolean) & { readonly hops?: number };
-
-const OFF = new Set(['', '0', 'false', 'no']);
-const ONE_HOP = new Set(['1', 'true', 'yes']);
-const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
-
-const trustNone: TrustFn = Object.assign(() => false, { hops: 0 });
-
-function trustHops(hops: number): TrustFn {
-  if (hops === 0) return trustNone;
-  return Object.assign((_addr: string, hop: number) => hop < hops, { hops });
-}
-
-/**
- * Compiles the AMESH_TRUST_PROXY forms once, at start-up, so that a bad value
- * refuses to start instead of failing at the first request.
- */
-export function compileTrust(setting: TrustProxySetting): TrustFn {
-  if (typeof setting === 'boolean') return setting ? trustHops(1) : trustNone;
-  if (typeof setting === 'number') {
-    if (!Number.isInteger(setting) || setting < 0) {
-      throw new TypeError(`trustProxy: a hop count must be a non-negative integer, got ${setting}`);
-    }
-    return trustHops(setting);
-  }
-  if (Array.isArray(setting)) return compileList(setting as readonly string[], String(setting));
-  if (typeof setting !== 'string') {
-    throw new TypeError('trustProxy: expected a string, number, boolean or list of addresses');
-  }
-  const value = setting.trim().toLowerCase();
-  if (OFF.has(value)) return trustNone;
-  if (ONE_HOP.has(value)) return trustHops(1);
-  if (/^[0-9]+$/.test(value)) return trustHops(Number(value));
-  return compileList(value.split(','), setting);
-}
-
-function compileList(entries: readonly string[], original: string): TrustFn {
-  const list = entries.map((e) => e.trim()).filter((e) => e !== '');
-  const problem =
-    list.length === 0 ? 'the list is empty' : list.map(entryProblem).find((p) => p !== undefined);
-  if (problem !== undefined) {
-    throw new TypeError(
-      `trustProxy: "${original}" is not off, 1/true/yes, a hop count, or a list of addresses/CIDRs (${problem})`,
-    );
-  }
-  try {
-    return proxyaddr().compile(list);
-  } catch (err) {
-    throw new TypeError(`trustProxy: "${original}": ${(err as Error).message}`);
-  }
-}
-
-// proxy-addr alone accepts forms like "0x7f.0.0.1" or "1234567890"; insist on
-// plain dotted-quad or IPv6 so an operator's typo is refused, not reinterpreted.
-function entryProblem(entry: string): string | undefined {
-  if (NAMED_RANGES.has(entry)) return undefined;
-  const slash = entry.indexOf('/');
-  const addr = slash === -1 ? entry : entry.slice(0, slash);
-  if (isIP(addr) === 0) return `"${entry}" is not an IP address`;
-  if (slash !== -1) {
-    const mask = entry.slice(slash + 1);
-    if (!/^[0-9]{1,3}$/.test(mask) && isIP(mask) === 0) return `"${entry}" has a bad netmask`;
-  }
-  return undefined;
-}
-
-/** Whether a setting believes no proxy at all (the socket peer is the client). */
-export function trustsNoProxy(setting: TrustProxySetting): boolean {
-  return compileTrust(setting) === trustNone;
-}
+import ipaddr from 'ipaddr.js';
+import { isIP, type TrustFn } from '../config/trust-proxy.js';
 
 /**
  * The rate-limit key for a request: the client address proxy-addr believes,
@@ -135,22 +34,28 @@ export function clientKeyOf(
   if (origin !== undefined) origin.forwardedHops = 0;
   if (hops === 0) return addressKey(peer()) ?? 'unknown';
   if (hops !== undefined) return hopKey(peer, forwardedFor ?? '', hops, origin);
-  // Address lists: proxy-addr decides which hops to believe. From the socket
-  // peer outwards, an entry that is not an address breaks the chain, and the
-  // last good hop before it is the best we know.
-  const req = {
-    headers: forwardedFor === null ? {} : { 'x-forwarded-for': forwardedFor },
-    socket: { remoteAddress: peer() },
-  };
-  let best = 'unknown';
-  let walked = -1;
-  for (const addr of proxyaddr().all(req as unknown as IncomingMessage, trust)) {
-    const key = addressKey(addr);
-    if (key === undefined) break;
-    best = key;
-    walked++;
+  // Address lists: proxy-addr's compiled predicate decides which hops to
+  // believe, asked as its all() asks it (hop i is the address the request
+  // came through at distance i, 0 the socket peer). all() itself reads a
+  // node:http request and Bun has none, so the walk is ours
+  // (jshttp/proxy-addr takes only an IncomingMessage). An entry that is not
+  // an address breaks the chain: the last good hop before it is the best we know.
+  let through = peer();
+  let best = addressKey(through);
+  if (best === undefined) return 'unknown';
+  let walked = 0;
+  if (forwardedFor !== null) {
+    forEachForwarded(forwardedFor, (entry) => {
+      if (!trust(through as string, walked)) return false;
+      const key = addressKey(entry);
+      if (key === undefined) return false;
+      best = key;
+      through = entry;
+      walked++;
+      return true;
+    });
   }
-  if (origin !== undefined) origin.forwardedHops = Math.max(walked, 0);
+  if (origin !== undefined) origin.forwardedHops = walked;
   return best;
 }
 
@@ -226,9 +131,9 @@ export function addressKey(addr: string | undefined): string | undefined {
   // net.isIP() accepts zone ids that ipaddr.js refuses ("fe80::1%1.2.3.4"):
   // drop the zone (it only names a local interface) and never let a parse throw.
   const zone = addr.indexOf('%');
-  let ip: IpAddr.IPv6;
+  let ip: ipaddr.IPv6;
   try {
-    ip = ipaddr().IPv6.parse(zone === -1 ? addr : addr.slice(0, zone));
+    ip = ipaddr.IPv6.parse(zone === -1 ? addr : addr.slice(0, zone));
   } catch {
     return undefined;
   }

@@ -1,10 +1,5 @@
-import {
-  clientKeyOf,
-  forEachForwarded,
-  isInnerKey,
-  type KeyOrigin,
-  type TrustFn,
-} from './client-address.js';
+import { clientKeyOf, forEachForwarded, isInnerKey, type KeyOrigin } from './client-address.js';
+import type { TrustFn } from '../config/trust-proxy.js';
 
 /** The /health response header that tells a requester how the relay sees it. */
 export const CLIENT_ECHO_HEADER = 'x-relay-client';

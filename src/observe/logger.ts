@@ -1,25 +1,8 @@
-import { HOST_NAME, writeFd } from './stdio.js';
-import type { LogLevel } from '../config/options.js';
+import { HOST_NAME, stdoutIsTerminal, writeFd } from './stdio.js';
+import type { LogFormat, Logger, LogFn, LogLevel } from '../config/options.js';
+
+export type { Logger } from '../config/options.js';
 import { prettyLine } from './log-pretty.js';
-
-type LogFn = {
-  (obj: object, msg?: string): void;
-  (msg: string): void;
-};
-
-/**
- * The logging the relay does: a pino logger fits it (the `logger` option),
- * and so does the built-in one below.
- */
-export interface Logger {
-  level: string;
-  fatal: LogFn;
-  error: LogFn;
-  warn: LogFn;
-  info: LogFn;
-  debug: LogFn;
-  trace: LogFn;
-}
 
 const LEVELS: Record<Exclude<LogLevel, 'silent'>, number> = {
   trace: 10,
@@ -36,8 +19,6 @@ function value(v: unknown): unknown {
   return v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v;
 }
 
-export { stdoutIsTerminal } from './stdio.js';
-
 /**
  * JSON lines on stdout in pino's format (level, time, pid, hostname, name,
  * fields, msg). Built in rather than pino: pino's load is most of a cold
@@ -45,7 +26,11 @@ export { stdoutIsTerminal } from './stdio.js';
  * Call sites pass only counts, ids, durations and reasons: codes, jtis,
  * tokens, keys and payloads never reach a log call.
  */
-export function createLogger(level: LogLevel, format: 'json' | 'pretty' = 'json'): Logger {
+export async function createLogger(
+  level: LogLevel,
+  logFormat: LogFormat = 'json',
+): Promise<Logger> {
+  const format = logFormat === 'auto' ? (stdoutIsTerminal() ? 'pretty' : 'json') : logFormat;
   const threshold = level === 'silent' ? Infinity : LEVELS[level];
   const head = `,"pid":${process.pid},"hostname":${JSON.stringify(HOST_NAME)},"name":"pairing-relay"`;
   const at = (n: number): LogFn => {

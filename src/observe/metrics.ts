@@ -1,7 +1,6 @@
-import { lazyRequire } from '../lazy-require.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type * as PromClient from 'prom-client';
-import type { ClusterStatus, MembershipState, StoreState } from '../core/cluster-seam.js';
+import * as client from 'prom-client';
+import { MEMBERSHIP_STATES, STORE_STATES, type ClusterStatus } from './cluster-status.js';
 import type { RelayEvents } from './events.js';
 
 export interface MetricsSources {
@@ -12,9 +11,6 @@ export interface MetricsSources {
   cluster(): ClusterStatus | undefined;
 }
 
-const STORE_STATES: readonly StoreState[] = ['ok', 'slow', 'unreachable'];
-const MEMBERSHIP_STATES: readonly MembershipState[] = ['ok', 'unsubscribed', 'reclaiming'];
-
 export interface Metrics {
   events: RelayEvents;
   handle(req: IncomingMessage, res: ServerResponse): void;
@@ -24,12 +20,11 @@ export interface Metrics {
 
 /**
  * Prometheus metrics on a registry of this relay's own (no global state).
- * prom-client is loaded here, so a relay without metrics never loads it.
+ * The composition root loads this module only when metrics are on.
  */
 export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metrics {
-  const client = lazyRequire<typeof PromClient>('prom-client');
   const registers = [new client.Registry()];
-  const [registry] = registers as [PromClient.Registry];
+  const [registry] = registers as [client.Registry];
   const gauge = (name: string, help: string, read: () => number): void => {
     new client.Gauge({
       name,

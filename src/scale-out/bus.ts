@@ -22,8 +22,3 @@ export function redisBus(store: SharedStore): Bus {
     },
   };
 }
-
-/** A random id for a link or an instance (Web Crypto: no node:crypto to load). */
-export function linkId(): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('base64url');
-}

@@ -1,5 +1,5 @@
 import type { Logger } from '../observe/logger.js';
-import type { ClusterStatus, StoreState } from '../core/cluster-seam.js';
+import type { ClusterStatus, StoreState } from '../observe/cluster-status.js';
 import type { Bus } from './bus.js';
 import type { SharedStore } from './shared-store.js';
 

@@ -1,8 +1,4 @@
-import { lazyRequire } from '../lazy-require.js';
-import type {
-  RateLimiterMemory as Memory,
-  RateLimiterRedis as RedisLimiter,
-} from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { clearMemoryLimiter, limiterBudget, type AttemptBudget } from '../limits/attempt-budget.js';
 import type { SharedStore } from './shared-store.js';
 
@@ -19,12 +15,6 @@ export function redisBudget(
   windowMs: number,
   hashKeys: boolean,
 ): AttemptBudget {
-  const RateLimiterRedis = lazyRequire<typeof RedisLimiter>(
-    'rate-limiter-flexible/lib/RateLimiterRedis.js',
-  );
-  const RateLimiterMemory = lazyRequire<typeof Memory>(
-    'rate-limiter-flexible/lib/RateLimiterMemory.js',
-  );
   const duration = Math.max(1, Math.ceil(windowMs / 1000));
   const insurance = new RateLimiterMemory({ points, duration });
   const limiter = new RateLimiterRedis({
@@ -35,11 +25,7 @@ export function redisBudget(
     rejectIfRedisNotReady: true,
     insuranceLimiter: insurance,
   });
-  const budget = limiterBudget(
-    () => limiter,
-    points,
-    () => clearMemoryLimiter(insurance),
-  );
+  const budget = limiterBudget(limiter, points, () => clearMemoryLimiter(insurance));
   if (!hashKeys) return budget;
   const k = (key: string): string => store.key('k', key);
   return {

@@ -1,7 +1,8 @@
 import type { BootstrapHost, BootstrapRemote, InitMessage, InitWaiter } from '../core/bootstrap.js';
 import { bootstrapRejectFrame } from '../protocol/errors.js';
 import type { Claim } from '../core/rendezvous.js';
-import { linkId, type Bus } from './bus.js';
+import type { Bus } from './bus.js';
+import { linkId } from './link-id.js';
 import type { Claims } from './claims.js';
 import type { SharedStore } from './shared-store.js';
 import type { Wire } from './wire.js';

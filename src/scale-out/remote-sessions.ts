@@ -1,6 +1,7 @@
 import type { JoinResult, Rendezvous, SessionHost } from '../core/rendezvous.js';
 import type { Member, Session } from '../core/sessions.js';
-import { linkId, type Bus } from './bus.js';
+import type { Bus } from './bus.js';
+import { linkId } from './link-id.js';
 import type { Claims } from './claims.js';
 import { RemotePeer, type PeerLink } from './remote-peer.js';
 import type { SharedStore } from './shared-store.js';

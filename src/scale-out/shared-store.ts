@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
-import type { Redis, RedisOptions } from 'ioredis';
+import { createHmac } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observe/logger.js';
-import { linkId } from './bus.js';
+import { linkId } from './link-id.js';
 
 /**
  * The Redis connections of one relay instance: one for commands and
@@ -29,10 +29,6 @@ export function createSharedStore(
   timeoutMs: number,
   log: Logger,
 ): SharedStore {
-  // Loaded only in scale-out mode: an in-memory relay never loads ioredis.
-  const require = createRequire(import.meta.url);
-  const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
-  const { createHmac } = require('node:crypto') as typeof import('node:crypto');
   const options: RedisOptions = {
     lazyConnect: true,
     // Fail fast while disconnected instead of queueing: callers fall back.
@@ -43,8 +39,8 @@ export function createSharedStore(
     // Back within a second of Redis returning, however long it was away.
     retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
   };
-  const command = new RedisClient(url, options);
-  const subscriber = new RedisClient(url, {
+  const command = new Redis(url, options);
+  const subscriber = new Redis(url, {
     ...options,
     enableOfflineQueue: true,
     commandTimeout: undefined,

@@ -1,9 +1,10 @@
 import type { Logger } from '../observe/logger.js';
-import type { TrustFn } from '../net/client-address.js';
+import type { TrustFn } from '../config/trust-proxy.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Relay } from '../core/relay.js';
 import type { RouteContext } from '../http/routes.js';
+import type { SocketKind } from '../core/socket.js';
 
 /** Everything a server transport needs from the relay it serves. */
 export interface TransportContext {
@@ -31,4 +32,10 @@ export interface Transport {
   listen(): Promise<Bound>;
   /** After the core has closed its sockets: stops listening, drops what is left. */
   close(): Promise<void>;
+}
+
+/** A transport before it is made: its kind of socket (the relay is built with it), then the server. */
+export interface TransportFactory {
+  readonly sockets: SocketKind<unknown>;
+  create(ctx: TransportContext): Transport | Promise<Transport>;
 }

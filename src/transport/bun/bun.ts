@@ -14,7 +14,7 @@ import {
 } from '../../http/routes.js';
 import type { BunGlobal, BunServer, BunServerWebSocket, BunWebSocketHandler } from './bun-api.js';
 import type { SocketKind } from '../../core/socket.js';
-import type { Bound, Transport, TransportContext } from '../transport.js';
+import type { Bound, Transport, TransportContext, TransportFactory } from '../transport.js';
 
 const OPEN = 1;
 // Bun.serve's own idle limit for HTTP connections (seconds): a request still
@@ -78,9 +78,8 @@ function pathFromUrl(url: string): string {
  * X-Forwarded-For rules, heartbeat and idle are the core's own (Bun's are
  * off), and a drain ends with server.stop().
  */
-export function bunTransport(ctx: TransportContext): Transport {
+function bunTransport(ctx: TransportContext): Transport {
   const { relay, opts, trust, log } = ctx;
-  relay.socketKind = BUN_KIND as SocketKind<unknown>;
   const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
   const metrics = ctx.metrics;
   const metricsResponse = async (method: string): Promise<Response> => {
@@ -253,3 +252,9 @@ export function bunTransport(ctx: TransportContext): Transport {
     },
   };
 }
+
+/** Bun.serve: the transport under Bun, unless a node:http server is given. */
+export const BUN_TRANSPORT: TransportFactory = {
+  sockets: BUN_KIND as SocketKind<unknown>,
+  create: bunTransport,
+};

@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CLIENT_ECHO_HEADER } from '../../net/client-echo.js';
-import { pathOf, reply, route, type Refusal, type Reply, type RouteContext } from '../../http/routes.js';
+import {
+  pathOf,
+  reply,
+  route,
+  type Refusal,
+  type Reply,
+  type RouteContext,
+} from '../../http/routes.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

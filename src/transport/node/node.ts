@@ -1,16 +1,22 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { addressKey, clientKey, trustsNoProxy } from '../../net/client-address.js';
-import { pathOf, WS_PATH, admitUpgrade, type Refusal, type UpgradeRequest } from '../../http/routes.js';
+import { trustsNoProxy } from '../../config/trust-proxy.js';
+import { addressKey, clientKey } from '../../net/client-address.js';
+import {
+  pathOf,
+  WS_PATH,
+  admitUpgrade,
+  type Refusal,
+  type UpgradeRequest,
+} from '../../http/routes.js';
 import {
   createMetricsOnlyHandler,
   createRequestHandler,
   headerOf,
   refuseUpgrade,
 } from './node-http.js';
-import type { Bound, Transport, TransportContext } from '../transport.js';
+import type { Bound, Transport, TransportContext, TransportFactory } from '../transport.js';
 import type { SocketKind } from '../../core/socket.js';
 import { bindWs, WS_KIND } from './ws-socket.js';
 
@@ -28,11 +34,18 @@ const HTTP_HEADROOM = 1_024;
 const PEER_HEADROOM = 16;
 
 /** node:http + ws: the transport on Node, and wherever a node:http server is given. */
-export async function nodeTransport(ctx: TransportContext): Promise<Transport> {
+export const NODE_TRANSPORT: TransportFactory = {
+  sockets: WS_KIND as SocketKind<unknown>,
+  create: nodeTransport,
+};
+
+async function nodeTransport(ctx: TransportContext): Promise<Transport> {
   const { relay, opts, trust, log } = ctx;
-  relay.socketKind = WS_KIND as SocketKind<unknown>;
-  // Loaded here, not at the top: a relay on Bun.serve never reads ws.
-  const { WebSocketServer } = await import('ws');
+  // Loaded here, not at the top: a relay on Bun.serve never reads ws or node:http.
+  const [{ WebSocketServer }, { createServer }] = await Promise.all([
+    import('ws'),
+    import('node:http'),
+  ]);
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -45,13 +58,14 @@ export async function nodeTransport(ctx: TransportContext): Promise<Transport> {
   const server: Server =
     opts.server ??
     httpServer(
+      createServer,
       handleRequest,
       opts.maxSockets,
       trustsNoProxy(opts.trustProxy) ? opts.maxSocketsPerIp + PEER_HEADROOM : undefined,
     );
   const metricsServer =
     metricsHandle !== undefined && !ctx.routes.metricsHere
-      ? httpServer(createMetricsOnlyHandler(metricsHandle), 0, undefined)
+      ? httpServer(createServer, createMetricsOnlyHandler(metricsHandle), 0, undefined)
       : undefined;
   const onError = (err: Error & { code?: string }): void => {
     log.debug({ err: err.code ?? err.message }, 'socket error');
@@ -122,16 +136,12 @@ function destroySelf(this: Duplex): void {
   this.destroy();
 }
 
-// Required where used, so that no runtime that runs the relay elsewhere (Bun)
-// evaluates node:http because the bundle mentions it.
-const require = createRequire(import.meta.url);
-
 function httpServer(
+  createServer: typeof import('node:http').createServer,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   maxSockets: number,
   perPeerLimit: number | undefined,
 ): Server {
-  const { createServer } = require('node:http') as typeof import('node:http');
   const server = createServer(HTTP_TIMEOUTS, handler);
   server.maxConnections = maxSockets + HTTP_HEADROOM;
   if (perPeerLimit !== undefined) limitConnectionsPerPeer(server, perPeerLimit);
