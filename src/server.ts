@@ -83,12 +83,19 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   const tokens = loadAccessTokens(opts.accessTokens, opts.accessTokensFile);
   let running: Running | undefined;
   let address: RelayAddress | null = null;
-  let started = false;
+  let starting: Promise<unknown> | undefined;
   let stopping: Promise<void> | null = null;
 
-  async function start(): Promise<RelayAddress> {
-    if (started || stopping !== null) throw new Error('pairing-relay: start() can be called once');
-    started = true;
+  function start(): Promise<RelayAddress> {
+    if (starting !== undefined || stopping !== null) {
+      return Promise.reject(new Error('pairing-relay: start() can be called once'));
+    }
+    const started = listen();
+    starting = started;
+    return started;
+  }
+
+  async function listen(): Promise<RelayAddress> {
     running = await assemble(opts, trust, tokens);
     const { relay, transport, log, metrics, access } = running;
     await relay.start();
@@ -116,6 +123,8 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
 
   function stop(): Promise<void> {
     stopping ??= (async () => {
+      // A stop during start waits for the start to finish (or fail), then undoes it.
+      await starting?.catch(() => undefined);
       if (running === undefined) return;
       const { relay, transport, log } = running;
       relay.draining = true;

@@ -151,6 +151,16 @@ describe('programmatic API', () => {
     await relay.stop();
   });
 
+  it('stop() while start() is still running undoes the start: nothing is left listening', async () => {
+    const relay = createRelayServer({ host: '127.0.0.1', port: 0, logLevel: 'silent' });
+    const started = relay.start();
+    await relay.stop();
+    const { port } = await started;
+    // The start finished after stop() was called; stop() waited for it and closed it.
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    await expect(relay.start()).rejects.toThrow(/once/);
+  });
+
   it('start() on a taken port rejects', async () => {
     const { port } = await startRelay();
     const second = createRelayServer({ port, host: '127.0.0.1', logLevel: 'silent' });
