@@ -8,14 +8,21 @@ import {
 } from './config/cli-options.js';
 import { isOptionError } from './config/options.js';
 import { createRelayServer } from './server.js';
-// Output goes straight to the descriptor (stdio.ts): process.stdout/stderr
-// build a stream on first use.
-import { writeFd } from './observe/stdio.js';
 import { VERSION } from './version.js';
 
 // The only module that touches process: argv, env, signals, exit codes.
 const EXIT_USAGE = 2;
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * Resolves once the text is handed to the OS. process.stdout and stderr are
+ * asynchronous on pipes on POSIX (https://nodejs.org/api/process.html#a-note-on-process-io),
+ * and process.exit() drops what is still queued: wait before exiting.
+ */
+function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  if (text === '') return Promise.resolve();
+  return new Promise((resolve) => stream.write(text, () => resolve()));
+}
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'check') {
@@ -25,8 +32,8 @@ async function main(): Promise<void> {
     const checkModule = './check/cli.js';
     const { checkCli } = (await import(checkModule)) as typeof import('./check/cli.js');
     const out = await checkCli(process.argv.slice(3), process.env);
-    writeFd(1, out.stdout);
-    writeFd(2, out.stderr);
+    await write(process.stdout, out.stdout);
+    await write(process.stderr, out.stderr);
     process.exit(out.code);
   }
   const argv = process.argv.slice(2);
@@ -35,15 +42,15 @@ async function main(): Promise<void> {
     command = parseCli(argv, process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    writeFd(2, `pairing-relay: ${err.message}\n`);
+    await write(process.stderr, `pairing-relay: ${err.message}\n`);
     process.exit(EXIT_USAGE);
   }
   if (command.kind === 'help') {
-    writeFd(1, helpText(VERSION) + '\n');
+    process.stdout.write(helpText(VERSION) + '\n');
     return;
   }
   if (command.kind === 'version') {
-    writeFd(1, VERSION + '\n');
+    process.stdout.write(VERSION + '\n');
     return;
   }
 
@@ -55,7 +62,7 @@ async function main(): Promise<void> {
     const message = isOptionError(err)
       ? `pairing-relay: ${describeOptionError(err)}`
       : (err as Error).message;
-    writeFd(2, `${message}\n`);
+    await write(process.stderr, `${message}\n`);
     process.exit(EXIT_USAGE);
   }
 
@@ -78,14 +85,13 @@ async function main(): Promise<void> {
 
   try {
     const address = await relay.start();
-    writeFd(
-      2,
+    process.stderr.write(
       `pairing-relay ${VERSION} listening\n  pairing: ${address.url}\n  health:  ${address.healthUrl}\n`,
     );
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'EADDRINUSE' ? ' (port in use: pick another with --port or PORT)' : '';
-    writeFd(2, `pairing-relay: cannot listen: ${e.message}${hint}\n`);
+    await write(process.stderr, `pairing-relay: cannot listen: ${e.message}${hint}\n`);
     process.exit(1);
   }
 }

@@ -1,9 +1,15 @@
 import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { relayRuntime } from './helpers/bun-relay.js';
+import { killChildren, relayChildEnv, runToExit } from './helpers/process.js';
 import { cleanup, pair, startRelay, upgradeStatus, wsConnect } from './helpers/relay.js';
 
-afterEach(cleanup);
+afterEach(async () => {
+  await cleanup();
+  killChildren();
+});
 
 it('at the most verbose level, no code, jti, token, key or payload reaches the log', async () => {
   const lines: string[] = [];
@@ -77,4 +83,112 @@ it('at the most verbose level, no code, jti, token, key or payload reaches the l
     expect(log.includes(secret), `${name} leaked into the log`).toBe(false);
   }
   for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+});
+
+describe("the relay's own logger (createLogger), in a process of its own", () => {
+  // The built library (`npm test` builds first), on the runtime under test.
+  const LOGGER = pathToFileURL('dist/observe/logger.js').href;
+  const LINES = 1000; // ~150 KB: more than a pipe holds, so writes meet a full pipe
+
+  /** Logs `body` with createLogger(level, format), then exits at once; returns stdout. */
+  const logThenExit = async (level: string, format: string, body: string): Promise<string> => {
+    const script = `import(${JSON.stringify(LOGGER)}).then(async ({ createLogger }) => {
+      const log = await createLogger(${JSON.stringify(level)}, ${JSON.stringify(format)});
+      ${body}
+      process.exit(0);
+    });`;
+    const ran = await runToExit(relayRuntime, ['-e', script], relayChildEnv());
+    expect(ran.stderr).toBe('');
+    expect(ran.code).toBe(0);
+    return ran.stdout;
+  };
+
+  const secretBody = `
+    log.info({
+      otc: 'SECRET-otc', code: 'SECRET-code', jti: 'SECRET-jti', token: 'SECRET-token',
+      accessToken: 'SECRET-access', payload: 'SECRET-payload', key: 'SECRET-key',
+      targetPubKey: 'SECRET-target', publicKey: 'SECRET-public',
+      controllerPubKey: 'SECRET-controller', authorization: 'Bearer SECRET-auth',
+      sessions: 3,
+    }, 'secrets');
+    log.info({
+      frame: { type: 'bootstrap_init', jti: 'SECRET-jti2', token: 'SECRET-token2', targetPubKey: 'SECRET-t2' },
+      req: { url: '/ws?token=SECRET-query', headers: { authorization: 'SECRET-h', cookie: 'SECRET-c' } },
+    }, 'nested');
+    log.error({ err: Object.assign(new Error('boom'), { code: 'EADDRINUSE' }) }, 'failed');
+    for (let i = 0; i < ${LINES}; i++) log.info({ i, pad: 'x'.repeat(60) }, 'line');
+    log.info('stopped');`;
+
+  it('JSON lines in pino format, secret fields redacted, every line landed before process.exit()', async () => {
+    const out = await logThenExit('info', 'json', secretBody);
+    expect(out.includes('SECRET'), out.slice(0, 2000)).toBe(false);
+    const lines = out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toEqual({
+      level: 30,
+      time: expect.any(Number),
+      pid: expect.any(Number),
+      hostname: expect.any(String),
+      name: 'pairing-relay',
+      otc: '[Redacted]',
+      code: '[Redacted]',
+      jti: '[Redacted]',
+      token: '[Redacted]',
+      accessToken: '[Redacted]',
+      payload: '[Redacted]',
+      key: '[Redacted]',
+      targetPubKey: '[Redacted]',
+      publicKey: '[Redacted]',
+      controllerPubKey: '[Redacted]',
+      authorization: '[Redacted]',
+      sessions: 3,
+      msg: 'secrets',
+    });
+    expect(Object.keys(lines[0] ?? {}).slice(0, 5)).toEqual([
+      'level',
+      'time',
+      'pid',
+      'hostname',
+      'name',
+    ]);
+    expect(lines[1]).toMatchObject({
+      frame: { type: 'bootstrap_init', jti: '[Redacted]', token: '[Redacted]' },
+      req: { url: '[Redacted]', headers: { authorization: '[Redacted]', cookie: '[Redacted]' } },
+    });
+    // An error's own code is not a pairing code: it stays.
+    expect(lines[2]).toMatchObject({
+      level: 50,
+      err: { type: 'Error', message: 'boom', code: 'EADDRINUSE' },
+    });
+    const numbered = lines.filter((l) => l['msg'] === 'line').map((l) => l['i']);
+    expect(numbered).toEqual([...Array(LINES).keys()]);
+    expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
+  });
+
+  it('pretty: pino-pretty lines, redacted too, in order before process.exit()', async () => {
+    const out = await logThenExit('info', 'pretty', secretBody);
+    expect(out.includes('SECRET')).toBe(false);
+    expect(out).not.toContain('{"level"');
+    expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(pairing-relay\): secrets\n/);
+    expect(out).toContain('    otc: "[Redacted]"\n');
+    expect(out).toMatch(/\] ERROR \(pairing-relay\): failed\n/);
+    expect(out.match(/\): line\n/g)?.length).toBe(LINES);
+    expect(out).toMatch(/\): stopped\n$/);
+  });
+
+  it('auto is JSON on a pipe; the level drops what is below it', async () => {
+    const out = await logThenExit(
+      'warn',
+      'auto',
+      "log.info('not shown'); log.debug('nor this'); log.warn({ sessions: 1 }, 'shown');",
+    );
+    expect(
+      out
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([expect.objectContaining({ level: 40, sessions: 1, msg: 'shown' })]);
+  });
 });

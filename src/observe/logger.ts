@@ -1,67 +1,67 @@
-import { HOST_NAME, stdoutIsTerminal, writeFd } from './stdio.js';
-import type { LogFormat, Logger, LogFn, LogLevel } from '../config/options.js';
+import { pino, type DestinationStream } from 'pino';
+import type { LogFormat, Logger, LogLevel } from '../config/options.js';
 
 export type { Logger } from '../config/options.js';
-import { prettyLine } from './log-pretty.js';
-
-const LEVELS: Record<Exclude<LogLevel, 'silent'>, number> = {
-  trace: 10,
-  debug: 20,
-  info: 30,
-  warn: 40,
-  error: 50,
-  fatal: 60,
-};
-
-const noop: LogFn = () => undefined;
-
-function value(v: unknown): unknown {
-  return v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v;
-}
 
 /**
- * JSON lines on stdout in pino's format (level, time, pid, hostname, name,
- * fields, msg). Built in rather than pino: pino's load is most of a cold
- * start under Bun (~50 ms of ~80), and the relay writes a few lifecycle lines.
- * Call sites pass only counts, ids, durations and reasons: codes, jtis,
- * tokens, keys and payloads never reach a log call.
+ * Field names that carry, or could one day carry, a pairing code, a jti, a
+ * token, a key or a payload: the wire's own names and the obvious others.
+ * Call sites log only counts, ids, durations and reasons; this is the net
+ * under them, for a field added later or an object logged whole, one level
+ * down too (`{ frame: { otc } }`, `{ headers: { authorization } }`), and a
+ * request's.
+ */
+const SECRET_FIELDS = [
+  'otc',
+  'jti',
+  'token',
+  'accessToken',
+  'payload',
+  'key',
+  'targetPubKey',
+  'publicKey',
+  'controllerPubKey',
+  'authorization',
+  'cookie',
+];
+export const REDACTED_PATHS: readonly string[] = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((field) => `*.${field}`),
+  // A pairing code as `code` at the top; nested, `code` is an error's
+  // (`err.code` EADDRINUSE, the wire's `{"type":"error","code":...}`) and stays.
+  'code',
+  // An upgrade carries its access token in Authorization or in ?token=.
+  'req.url',
+  'req.headers.authorization',
+  'req.headers.cookie',
+];
+
+/**
+ * The CLI's logger, and the relay's when no `logger` option is given: pino,
+ * JSON lines on stdout (level, time, pid, hostname, name, fields, msg), or
+ * pino-pretty's lines when asked for or, with `auto`, when stdout is a
+ * terminal. pino-pretty is loaded only then.
+ *
+ * Both write synchronously: the relay logs lifecycle, not traffic, and the
+ * CLI calls process.exit() right after the drain's last lines ("drain window
+ * over", "stopped"), which must land, in order.
  */
 export async function createLogger(
   level: LogLevel,
   logFormat: LogFormat = 'json',
 ): Promise<Logger> {
-  const format = logFormat === 'auto' ? (stdoutIsTerminal() ? 'pretty' : 'json') : logFormat;
-  const threshold = level === 'silent' ? Infinity : LEVELS[level];
-  const head = `,"pid":${process.pid},"hostname":${JSON.stringify(HOST_NAME)},"name":"pairing-relay"`;
-  const at = (n: number): LogFn => {
-    if (n < threshold) return noop;
-    if (format === 'pretty') {
-      return ((a: object | string, b?: string) => {
-        const fields = typeof a === 'object' && a !== null ? a : undefined;
-        writeFd(1, prettyLine(n, Date.now(), fields, typeof a === 'string' ? a : b));
-      }) as LogFn;
-    }
-    return ((a: object | string, b?: string) => {
-      let line = `{"level":${n},"time":${Date.now()}${head}`;
-      const msg = typeof a === 'string' ? a : b;
-      if (typeof a === 'object' && a !== null) {
-        for (const [k, v] of Object.entries(a)) {
-          if (v !== undefined) line += `,${JSON.stringify(k)}:${JSON.stringify(value(v))}`;
-        }
-      }
-      if (msg !== undefined) line += `,"msg":${JSON.stringify(msg)}`;
-      // Synchronous: the relay logs lifecycle, not traffic, and the last lines
-      // before a signal's exit (drain, stopped) must land, in order.
-      writeFd(1, line + '}\n');
-    }) as LogFn;
-  };
-  return {
-    level,
-    fatal: at(60),
-    error: at(50),
-    warn: at(40),
-    info: at(30),
-    debug: at(20),
-    trace: at(10),
-  };
+  const pretty = logFormat === 'pretty' || (logFormat === 'auto' && process.stdout.isTTY === true);
+  const destination: DestinationStream = pretty
+    ? (await import('pino-pretty')).default({
+        destination: 1,
+        sync: true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+      })
+    : pino.destination({ dest: 1, sync: true });
+  // <never>: no custom levels (else its type would index every name, `then` included).
+  return pino<never>(
+    { level, name: 'pairing-relay', redact: { paths: [...REDACTED_PATHS] } },
+    destination,
+  );
 }
