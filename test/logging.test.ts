@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { relayRuntime } from './helpers/bun-relay.js';
@@ -87,7 +86,7 @@ it('at the most verbose level, no code, jti, token, key or payload reaches the l
 
 describe("the relay's own logger (createLogger), in a process of its own", () => {
   // The built library (`npm test` builds first), on the runtime under test.
-  const LOGGER = pathToFileURL('dist/observe/logger.js').href;
+  const LOGGER = new URL('../dist/observe/logger.js', import.meta.url).href;
   const LINES = 1000; // ~150 KB: more than a pipe holds, so writes meet a full pipe
 
   /** Logs `body` with createLogger(level, format), then exits at once; returns stdout. */
