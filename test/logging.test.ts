@@ -87,7 +87,7 @@ it('at the most verbose level, no code, jti, token, key or payload reaches the l
 describe("the relay's own logger (createLogger), in a process of its own", () => {
   // The built library (`npm test` builds first), on the runtime under test.
   const LOGGER = new URL('../dist/observe/logger.js', import.meta.url).href;
-  const LINES = 1000; // ~150 KB: more than a pipe holds, so writes meet a full pipe
+  const LINES = 1000; // ~150 KB: more than a pipe holds (64 KB), so the writer can outrun the reader
 
   /** Logs `body` with createLogger(level, format), then exits at once; returns stdout. */
   const logThenExit = async (level: string, format: string, body: string): Promise<string> => {
@@ -174,6 +174,8 @@ describe("the relay's own logger (createLogger), in a process of its own", () =>
     expect(out).toContain('    otc: "[Redacted]"\n');
     expect(out).toMatch(/\] ERROR \(pairing-relay\): failed\n/);
     expect(out.match(/\): line\n/g)?.length).toBe(LINES);
+    const numbered = [...out.matchAll(/^ {4}i: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(numbered).toEqual([...Array(LINES).keys()]);
     expect(out).toMatch(/\): stopped\n$/);
   });
 
