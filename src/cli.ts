@@ -10,7 +10,7 @@ import { isOptionError } from './config/options.js';
 import { createRelayServer } from './server.js';
 import { VERSION } from './version.js';
 
-// The only module that touches process: argv, env, signals, exit codes.
+// The only module that reads argv and the environment, handles signals and sets exit codes.
 const EXIT_USAGE = 2;
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
