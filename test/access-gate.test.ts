@@ -2,10 +2,10 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { onBun } from './helpers/bun-relay.js';
 import { createRelayServer } from '../src/index.js';
 import { SECRET } from './helpers/cluster.js';
 import { hasRedis, startRedis } from './helpers/redis.js';
+import { transport } from './helpers/transports.js';
 import {
   cleanup,
   eventually,
@@ -146,7 +146,8 @@ describe('access-token gate', () => {
     expect(await upgradeStatus(url + '?token=base64url_Token-0123456789~.')).toBe(101);
   });
 
-  it('metrics count refusals by reason', async () => {
+  it('metrics count refusals by reason', async ({ skip }) => {
+    skip(!transport.has('metrics'), 'needs /metrics');
     const { url, httpUrl } = await startRelay({
       accessTokens: [TOKEN],
       metrics: true,
@@ -174,8 +175,8 @@ describe('access-token gate', () => {
     for (const secret of [TOKEN, 'guess-SECRET', 'token=']) expect(log).not.toContain(secret);
   });
 
-  it.skipIf(onBun)(
-    'a function decides, with the token and the client key; a throw refuses',
+  it.skipIf(!transport.has('inProcess'))(
+    'a function decides, with the token and the client key; a throw refuses (needs the relay in this process: the option is a function)',
     async () => {
       const seen: Array<[string | undefined, string]> = [];
       const { url } = await startRelay({

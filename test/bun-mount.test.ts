@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren, track } from './helpers/process.js';
 import { cleanup, pair } from './helpers/relay.js';
+import { transport } from './helpers/transports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUN = fileURLToPath(new URL('../node_modules/.bin/bun', import.meta.url));
@@ -25,7 +26,7 @@ afterEach(async () => {
   killChildren();
 });
 
-describe('mounted in your own Bun.serve', () => {
+describe.skipIf(!transport.has('mount'))('mounted in your own Bun.serve (needs Bun.serve)', () => {
   it('relay.fetch and relay.websocket serve /ws, /health and /ready beside your routes', async () => {
     const child = track(
       spawn(BUN, ['--eval', EXAMPLE], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }),

@@ -1,3 +1,4 @@
+// Transport-independent: the error catalog and the settings table, read in this process; no socket.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

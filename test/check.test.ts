@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayOptions } from '../src/index.js';
 import { startHttpProxy, type HttpProxy } from './helpers/http-proxy.js';
-import { cleanup, startRelay } from './helpers/relay.js';
+import { cleanup, refusingUrl, startRelay } from './helpers/relay.js';
 import { killChildren, relayChildEnv, runToExit, type Ran } from './helpers/process.js';
 
 // `pairing-relay check` as users run it: the built CLI in a real process
@@ -188,8 +188,8 @@ describe('pairing-relay check', () => {
   });
 
   it('an address nothing listens on fails at tcp and skips the rest', async () => {
-    const { url, relay } = await startRelay();
-    await relay.stop();
+    const { url, close } = await refusingUrl();
+    closers.add(close);
     const { steps, code } = await checkBoth(url);
     expect(code).toBe(1);
     expect(steps.get('tcp')?.summary).toMatch(/ECONNREFUSED/);

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { relayRuntime } from './helpers/bun-relay.js';
 import { startRelayProcess } from './helpers/instances.js';
 import { killChildren, relayChildEnv, runToExit, track, type Ran } from './helpers/process.js';
 import { cleanup, eventually, upgradeStatus } from './helpers/relay.js';
+import { transport } from './helpers/transports.js';
 
 // The CLI's part of issue 11, in real processes: token file + SIGHUP,
 // configuration errors, and the log format.
@@ -22,14 +22,17 @@ afterEach(async () => {
 
 function run(args: string[], env: Record<string, string>): Promise<Ran> {
   return runToExit(
-    relayRuntime,
+    transport.cli(),
     [CLI, ...args],
     relayChildEnv({ PORT: '0', HOST: '127.0.0.1', ...env }),
   );
 }
 
-describe('access tokens in the CLI', () => {
-  it('--access-tokens-file is re-read on SIGHUP: a rotated token works at once, the old one no more', async () => {
+describe.skipIf(!transport.has('cli'))('access tokens in the CLI (needs a CLI)', () => {
+  it('--access-tokens-file is re-read on SIGHUP: a rotated token works at once, the old one no more', async ({
+    skip,
+  }) => {
+    skip(!transport.has('signals'), 'needs a CLI that re-reads its token file on SIGHUP');
     const dir = mkdtempSync(join(tmpdir(), 'relay-tokens-'));
     const file = join(dir, 'tokens');
     writeFileSync(file, `# rotated weekly\n${A}\n\n`);
@@ -75,7 +78,7 @@ describe('access tokens in the CLI', () => {
   });
 });
 
-describe('log format', () => {
+describe.skipIf(!transport.has('cli'))('log format (needs a CLI)', () => {
   /** Starts the CLI, waits until stdout matches, stops it; returns stdout. */
   const outputUntil = async (
     command: string,
@@ -97,7 +100,7 @@ describe('log format', () => {
   };
 
   it('json when stdout is not a terminal (auto), as before', async () => {
-    const out = await outputUntil(relayRuntime, [CLI], {}, /listening/);
+    const out = await outputUntil(transport.cli(), [CLI], {}, /listening/);
     expect(out).toMatch(/^\{"level":30,"time":\d+,.*"msg":"listening"\}$/m);
   });
 
@@ -106,7 +109,7 @@ describe('log format', () => {
       [['--log-format', 'pretty'], {}],
       [[], { RELAY_LOG_FORMAT: 'pretty' }],
     ] as const) {
-      const out = await outputUntil(relayRuntime, [CLI, ...args], env, /listening/);
+      const out = await outputUntil(transport.cli(), [CLI, ...args], env, /listening/);
       // pino-pretty's lines: time, level, name, message, then one field a line.
       expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(pairing-relay\): listening$/m);
       expect(out).toMatch(/^ {4}url: "ws:\/\/127\.0\.0\.1:\d+\/ws"$/m);
@@ -118,7 +121,7 @@ describe('log format', () => {
     // script(1) gives the relay a pseudo-terminal for stdout.
     const out = await outputUntil(
       'script',
-      ['-qfec', `${relayRuntime} ${CLI}`, '/dev/null'],
+      ['-qfec', `${transport.cli()} ${CLI}`, '/dev/null'],
       {},
       /listening/,
     );

@@ -1,3 +1,4 @@
+// Transport-independent: CLI argument parsing, in this process; no socket.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, describeOptionError, parseCli } from '../src/config/cli-options.js';
 import { isOptionError, resolveOptions } from '../src/config/options.js';

@@ -1,4 +1,3 @@
-import { relayRuntime } from './helpers/bun-relay.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -6,8 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config/options.js';
 import { cleanup, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
 import { killChildren, relayChildEnv, track, type Exit } from './helpers/process.js';
+import { transport } from './helpers/transports.js';
 
-// Real processes running the built CLI (`npm test` builds before vitest runs).
+// Real processes running the built CLI (`npm test` builds before vitest runs) on the
+// transport's runtime.
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const VERSION = (
@@ -34,7 +35,7 @@ afterEach(async () => {
 });
 
 function startCli(args: string[], env: Record<string, string> = {}): Cli {
-  const child = spawn(relayRuntime, [CLI, ...args], {
+  const child = spawn(transport.cli(), [CLI, ...args], {
     cwd: ROOT,
     env: relayChildEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -131,7 +132,7 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
   return { status: res.status, body: await res.json() };
 }
 
-describe('CLI: help, version, configuration errors', () => {
+describe.skipIf(!transport.has('cli'))('CLI: help, version, config errors (needs a CLI)', () => {
   it('--help exits 0 and lists every flag and environment variable', async () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
@@ -207,7 +208,7 @@ describe('CLI: help, version, configuration errors', () => {
   });
 });
 
-describe('CLI: serving', () => {
+describe.skipIf(!transport.has('cli'))('CLI: serving (needs a CLI)', () => {
   it('starts, prints the URL, answers /health and /ready, pairs', async () => {
     const cli = startCli(['--port', '0', '--host', '127.0.0.1']);
     const { port, url, httpUrl } = await cli.listening();
@@ -255,7 +256,7 @@ describe('CLI: serving', () => {
   });
 });
 
-describe('CLI: signals', () => {
+describe.skipIf(!transport.has('signals'))('CLI: signals (needs a CLI that drains)', () => {
   it('SIGTERM drains: /ready 503 and upgrades refused while the session lives, exit 0 once it is done', async () => {
     const cli = startCli(['--port', '0', '--host', '127.0.0.1'], { RELAY_DRAIN_MS: '60000' });
     const { url, httpUrl } = await cli.listening();

@@ -1,3 +1,4 @@
+// Transport-independent: trust-proxy forms and client keys, pure functions; no socket.
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { compileTrust } from '../src/config/trust-proxy.js';

@@ -1,3 +1,4 @@
+// Transport-independent: the x-relay-client echo and token parsing, pure functions; no socket.
 import { describe, expect, it } from 'vitest';
 import { tokenOf } from '../src/admission/access-gate.js';
 import { clientKeyVerdict, parseEcho } from '../src/check/client-key.js';

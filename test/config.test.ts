@@ -1,3 +1,4 @@
+// Transport-independent: the settings table and option resolution, in this process; no socket.
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   DEFAULTS,

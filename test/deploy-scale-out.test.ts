@@ -1,3 +1,4 @@
+// Transport-independent: the k8s scale-out overlay, read as files; no socket.
 // The Kubernetes scale-out overlay (deploy/k8s-scale-out): several relay pods
 // sharing one Redis. Rendered with `kubectl kustomize` when kubectl is there;
 // otherwise its own files are checked as written.

@@ -1,3 +1,4 @@
+// Transport-independent: the deployment files all run the Node CLI; its relay is that one.
 // The deployment files (Dockerfile.relay, compose.yaml, fly.toml, k8s/, deploy/cloudrun/)
 // checked against the relay itself: ports, probe paths, drain window, env names and
 // the one-replica rule. Parsed with real YAML/TOML parsers; the Kustomize base is

@@ -1,3 +1,4 @@
+// Transport-independent: the image runs `node dist/cli.js`, whatever the transport.
 // The container image's build and run steps, reproduced without a container engine,
 // one temporary directory per stage standing in for its WORKDIR: the build stage's
 // `npm run build` from only the files it COPYs (its full `npm ci` is the repo's own

@@ -1,3 +1,4 @@
+// Transport-independent: ExpiryQueue under fake timers, in this process; no socket.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ExpiryQueue, type Expiring } from '../src/core/expiry.js';
 

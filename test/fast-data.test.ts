@@ -1,3 +1,4 @@
+// Transport-independent: a pure frame classifier; no socket.
 import { describe, expect, it } from 'vitest';
 import { isPlainDataFrame } from '../src/protocol/fast-data.js';
 

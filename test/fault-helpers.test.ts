@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startRelayProcess } from './helpers/instances.js';
 import { killChildren } from './helpers/process.js';
 import { startFaultProxy, type FaultProxy } from './helpers/tcp-proxy.js';
+import { transport } from './helpers/transports.js';
 
 // Self-test of the fault-injection helpers: the TCP proxy and relay processes.
 
@@ -169,7 +170,7 @@ describe('fault proxy', () => {
   });
 });
 
-describe('relay process', () => {
+describe.skipIf(!transport.has('cli'))('relay process (needs a CLI)', () => {
   it('starts in memory, serves /health, dies on SIGKILL', async () => {
     const relay = await startRelayProcess({});
     expect(relay.url).toBe(`ws://127.0.0.1:${relay.port}/ws`);

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRelayServer } from '../src/index.js';
-import { onBun } from './helpers/bun-relay.js';
+import { transport } from './helpers/transports.js';
 import {
   cleanup,
   eventually,
@@ -77,7 +77,7 @@ describe('scale and cleanup', () => {
       connections: 0,
     });
     await relay.stop();
-    if (!onBun) await eventually(() => timerCount() <= before);
+    if (transport.has('inProcess')) await eventually(() => timerCount() <= before);
   });
 
   it('stop() with live sessions, watches and idle sockets clears every timer', async () => {
@@ -96,7 +96,7 @@ describe('scale and cleanup', () => {
     await wsConnect(url);
     // Under Bun the relay is another process: there stop() itself checks that
     // the process, holding nothing more, ends by itself.
-    if (!onBun) expect(timerCount()).toBeGreaterThan(before);
+    if (transport.has('inProcess')) expect(timerCount()).toBeGreaterThan(before);
     await relay.stop();
     for (const c of [target, controller, waiting, watcher]) {
       expect(await c.next()).toEqual({ type: 'error', code: 'going_away' });
@@ -104,12 +104,15 @@ describe('scale and cleanup', () => {
     }
     await settles(() => relay.sessions, 0);
     await settles(() => relay.connections, 0);
-    if (!onBun) await eventually(() => timerCount() <= before);
+    if (transport.has('inProcess')) await eventually(() => timerCount() <= before);
   });
 });
 
 describe('programmatic API', () => {
-  it('await createRelayServer({...}) then await relay.start() (the amesh docs form)', async () => {
+  it('await createRelayServer({...}) then await relay.start() (the amesh docs form)', async ({
+    skip,
+  }) => {
+    skip(!transport.has('inProcess'), 'needs the relay in this process: the test creates it');
     const relay = await createRelayServer({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
     const address = await relay.start();
     expect(address.port).toBeGreaterThan(0);
@@ -168,7 +171,8 @@ describe('programmatic API', () => {
     await second.stop();
   });
 
-  it('attaches to an existing http.Server and leaves its other routes alone', async () => {
+  it('attaches to an existing http.Server and leaves its other routes alone', async ({ skip }) => {
+    skip(!transport.has('attachServer'), 'needs a node:http server to attach to');
     const server = createServer((req, res) => {
       if (req.url === '/app') return res.end('app');
       relay.handleRequest(req, res);
@@ -188,7 +192,10 @@ describe('programmatic API', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('start() on an attached server that fails to listen rejects instead of waiting forever', async () => {
+  it('start() on an attached server that fails to listen rejects instead of waiting forever', async ({
+    skip,
+  }) => {
+    skip(!transport.has('attachServer'), 'needs a node:http server to attach to');
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as { port: number };

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { relayRuntime } from './helpers/bun-relay.js';
+import { transport } from './helpers/transports.js';
 import { killChildren, relayChildEnv, runToExit } from './helpers/process.js';
 import { cleanup, pair, startRelay, upgradeStatus, wsConnect } from './helpers/relay.js';
 
@@ -96,7 +96,7 @@ describe("the relay's own logger (createLogger), in a process of its own", () =>
       ${body}
       process.exit(0);
     });`;
-    const ran = await runToExit(relayRuntime, ['-e', script], relayChildEnv());
+    const ran = await runToExit(transport.cli(), ['-e', script], relayChildEnv());
     expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);
     return ran.stdout;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, eventually, freePort, pair, startRelay, wsConnect } from './helpers/relay.js';
+import { transport } from './helpers/transports.js';
 
 afterEach(cleanup);
 
@@ -9,7 +10,7 @@ function sample(text: string, name: string, labels = ''): number | undefined {
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-describe('/metrics', () => {
+describe.skipIf(!transport.has('metrics'))('/metrics (needs metrics)', () => {
   it('is off by default', async () => {
     const { httpUrl } = await startRelay();
     expect((await fetch(httpUrl('/metrics'))).status).toBe(404);

@@ -1,3 +1,4 @@
+// Transport-independent: one tarball for all; installed and run once, its Bun half by explicit bun.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

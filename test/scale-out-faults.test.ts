@@ -11,6 +11,7 @@ import {
 import { startRelayProcess, type RelayProcess } from './helpers/instances.js';
 import { killChildren } from './helpers/process.js';
 import { hasRedis, startRedis, type TestRedis } from './helpers/redis.js';
+import { transport } from './helpers/transports.js';
 import {
   cleanup,
   delay,
@@ -26,7 +27,9 @@ import { startFaultProxy } from './helpers/tcp-proxy.js';
 // relay processes killed with signals, and a TCP proxy between the relays and
 // Redis that adds latency, swallows traffic or resets connections. Timeouts
 // are short and configured; no step waits on a fixed sleep for an outcome.
-const describeRedis = hasRedis ? describe : describe.skip;
+// Needs scale-out (Redis over TCP from the relay's process) and a CLI (relay processes).
+const describeRedis =
+  hasRedis && transport.has('scaleOut') && transport.has('cli') ? describe : describe.skip;
 
 const TIMEOUT_MS = 300;
 const options = (redisUrl: string, extra: RelayOptions = {}): RelayOptions => ({

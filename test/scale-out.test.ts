@@ -12,6 +12,7 @@ import {
   settles,
 } from './helpers/relay.js';
 import { hasRedis, startRedis, type TestRedis } from './helpers/redis.js';
+import { transport } from './helpers/transports.js';
 import { listenOn as listenAt, pairAcross as pairBetween, SECRET } from './helpers/cluster.js';
 
 if (!hasRedis) {
@@ -21,7 +22,8 @@ if (!hasRedis) {
   console.warn(`\n*** ${message} (apt-get install redis-server) ***\n`);
 }
 
-const describeRedis = hasRedis ? describe : describe.skip;
+// Scale-out needs Redis over TCP from the relay's own process: transport.has('scaleOut').
+const describeRedis = hasRedis && transport.has('scaleOut') ? describe : describe.skip;
 
 const listenOn = (relay: StartedRelay, code: string, headers = {}): Promise<TestClient> =>
   listenAt(relay.url, code, headers);

@@ -1,3 +1,4 @@
+// Transport-independent: messages between instances, encoded and parsed here; no socket.
 import { describe, expect, it } from 'vitest';
 import { encodeWire, parseWire } from '../src/scale-out/wire.js';
 

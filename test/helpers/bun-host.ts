@@ -1,4 +1,4 @@
-// Runs one relay under Bun for the test suite (RELAY_TEST_RUNTIME=bun): the
+// Runs one relay under Bun for the test suite (RELAY_TEST_TRANSPORT=bun): the
 // built library, its Bun.serve transport, options from argv, and a small
 // control channel on stdin/stdout (JSON lines) so tests on Node can stop,
 // drain and read it. Relay log lines pass through stdout unchanged.

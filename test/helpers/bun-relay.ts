@@ -9,22 +9,29 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUN = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
 const HOST = fileURLToPath(new URL('./bun-host.ts', import.meta.url));
 
-/** Whether this test run drives relays under Bun (RELAY_TEST_RUNTIME=bun). */
-export const onBun = process.env['RELAY_TEST_RUNTIME'] === 'bun';
-
-/** The runtime that runs relay processes (the CLI) in this test run. */
-export const relayRuntime = onBun ? BUN : process.execPath;
-
 type HostEvent = { __host: true; event: string } & Record<string, unknown>;
 
 /**
  * A relay running under Bun (Bun.serve transport) in a child process, behind
- * the RelayServer interface the tests use. Its counts are the last the host
- * reported (it reports every change within ~2 ms).
+ * the RelayServer interface the tests use (the bun transport of
+ * test/helpers/transports.ts). Its counts are the last the host reported (it
+ * reports every change within ~2 ms). Options cross as JSON; a logger's level
+ * crosses and its lines come back to it.
  */
 export async function startBunRelay(options: RelayOptions): Promise<RelayServer> {
   const { logger, server, ...plain } = options;
-  if (server !== undefined) throw new Error('a node:http server cannot be handed to Bun');
+  if (server !== undefined) {
+    throw new Error(
+      "a node:http server cannot be handed to Bun: skip with !transport.has('attachServer')",
+    );
+  }
+  for (const [key, value] of Object.entries(plain)) {
+    if (typeof value === 'function') {
+      throw new Error(
+        `option ${key} is a function and cannot cross to the Bun process: skip with !transport.has('inProcess')`,
+      );
+    }
+  }
   const forward = logger as Logger | undefined;
   if (forward !== undefined)
     plain.logLevel = forward.level as NonNullable<RelayOptions['logLevel']>;

@@ -1,10 +1,11 @@
-import { relayRuntime } from './bun-relay.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { relayChildEnv, track, type Exit } from './process.js';
+import { transport } from './transports.js';
 
 // Relay instances as real processes running the built CLI (`npm test` builds
-// before vitest runs), so fault tests can SIGKILL or SIGTERM them.
+// before vitest runs) on the transport's runtime, so fault tests can SIGKILL or
+// SIGTERM them: a test using them needs the `cli` capability.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const LISTEN_TIMEOUT_MS = 15_000;
@@ -41,7 +42,7 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
 }
 
 /**
- * Spawns `node dist/cli.js ...args` with a clean environment plus `env`
+ * Spawns `<runtime> dist/cli.js ...args` with a clean environment plus `env`
  * (defaults PORT=0, HOST=127.0.0.1, LOG_LEVEL=info) and resolves once it logs
  * "listening". Rejects, with the output so far, if it exits first or takes more
  * than 15 s (the process is then killed). With REDIS_URL pointing at a Redis
@@ -51,7 +52,7 @@ export async function startRelayProcess(
   env: Record<string, string> = {},
   args: string[] = [],
 ): Promise<RelayProcess> {
-  const child = spawn(relayRuntime, [CLI, ...args], {
+  const child = spawn(transport.cli(), [CLI, ...args], {
     cwd: ROOT,
     env: relayChildEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
-import { createRelayServer, type RelayOptions, type RelayServer } from '../../src/index.js';
-import { onBun, startBunRelay } from './bun-relay.js';
+import type { RelayOptions, RelayServer } from '../../src/index.js';
+import { transport } from './transports.js';
 
 export interface StartedRelay {
   relay: RelayServer;
@@ -14,12 +14,12 @@ const running = new Set<RelayServer>();
 const sockets = new Set<WebSocket>();
 
 /**
- * A relay on 127.0.0.1, port 0, silent unless the test passes a logger: in
- * this process on Node, or in a Bun process (Bun.serve) with RELAY_TEST_RUNTIME=bun.
+ * A relay on 127.0.0.1, port 0, silent unless the test passes a logger, on
+ * the transport under test (test/helpers/transports.ts).
  */
 export async function startRelay(options: RelayOptions = {}): Promise<StartedRelay> {
   const settings: RelayOptions = { host: '127.0.0.1', port: 0, logLevel: 'silent', ...options };
-  const relay = onBun ? await startBunRelay(settings) : createRelayServer(settings);
+  const relay = await transport.relay(settings);
   const address = await relay.start();
   running.add(relay);
   return {
@@ -153,7 +153,7 @@ export function delay(ms: number): Promise<void> {
 
 /**
  * A relay count (sessions, connections, draining) reaches `expected`: at once
- * in this process; a Bun-hosted relay reports its counts a moment later.
+ * in this process; a relay in another process reports its counts a moment later.
  */
 export async function settles<T>(read: () => T, expected: T, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -183,6 +183,23 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A ws:// URL that refuses connections, and goes on refusing while held: a
+ * listener of the test's own on 127.0.0.2:P keeps every wildcard bind (0.0.0.0,
+ * ::) off port P, and nothing binds 127.0.0.3 by name, so 127.0.0.3:P has no
+ * listener. (A port freed by a stopped relay can be taken by any parallel test.)
+ * close() lets the port go.
+ */
+export async function refusingUrl(): Promise<{ url: string; close(): Promise<void> }> {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.2', resolve));
+  const { port } = holder.address() as { port: number };
+  return {
+    url: `ws://127.0.0.3:${port}/ws`,
+    close: () => new Promise((resolve) => holder.close(() => resolve())),
+  };
 }
 
 /**

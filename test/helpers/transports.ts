@@ -1,0 +1,111 @@
+import { fileURLToPath } from 'node:url';
+import type { RelayOptions, RelayServer } from '../../src/index.js';
+
+// The transports the shared suite runs against, one per run, chosen by
+// RELAY_TEST_TRANSPORT (`npm test` runs node, then bun). Every test file runs
+// under every transport unless its first lines say `// Transport-independent:
+// <why>` (test/helpers/suite-files.ts); a test that needs more than the
+// protocol names a capability (`it.skipIf(!transport.has('cli'))('... (needs
+// ...)')`), never a transport. test/suite.test.ts holds every file to that.
+
+/** What a transport may offer beyond the protocol, and what a test needing it does with it. */
+export const CAPABILITIES = {
+  inProcess:
+    'the relay object in the test process itself: its timers can be counted, its options may be functions',
+  attachServer: 'attaching to a node:http server the caller owns (the `server` option)',
+  mount: "mounting into the caller's own Bun.serve (`mount: true`, relay.fetch/relay.websocket)",
+  perIpAcceptCap: 'a per-address cap at TCP accept, before any HTTP request is read',
+  cli: 'running dist/cli.js as a process of this runtime (transport.cli)',
+  signals: 'that process draining on SIGTERM/SIGINT and re-reading token files on SIGHUP',
+  metrics: 'serving Prometheus /metrics',
+  scaleOut: "scale-out over Redis (TCP from the relay's own process)",
+} as const;
+
+export type Capability = keyof typeof CAPABILITIES;
+
+export interface Transport {
+  readonly capabilities: readonly Capability[];
+  /**
+   * A relay with these options (the suite adds host 127.0.0.1, port 0, silent),
+   * not yet started: its start() binds and resolves with the address.
+   */
+  relay(options: RelayOptions): Promise<RelayServer>;
+  /** The command that runs dist/cli.js on this transport: with the `cli` capability only. */
+  readonly cli?: string;
+}
+
+const BUN = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
+
+/** Every registered transport. A new one adds its entry here; the suite then runs on it. */
+export const TRANSPORTS = {
+  /** node:http and ws, in the test process. */
+  node: {
+    capabilities: [
+      'inProcess',
+      'attachServer',
+      'perIpAcceptCap',
+      'cli',
+      'signals',
+      'metrics',
+      'scaleOut',
+    ],
+    relay: async (options) => (await import('../../src/index.js')).createRelayServer(options),
+    cli: process.execPath,
+  },
+  /**
+   * Bun.serve in a Bun process of its own (test/helpers/bun-host.ts), driven
+   * over a control channel. Bun.serve has no hook at TCP accept.
+   */
+  bun: {
+    capabilities: ['mount', 'cli', 'signals', 'metrics', 'scaleOut'],
+    relay: async (options) => (await import('./bun-relay.js')).startBunRelay(options),
+    cli: BUN,
+  },
+} as const satisfies Record<string, Transport>;
+
+export type TransportName = keyof typeof TRANSPORTS;
+
+/** The variable that picks the transport; RELAY_TEST_RUNTIME is its older name. */
+export const TRANSPORT_VARIABLE = 'RELAY_TEST_TRANSPORT';
+const OLD_VARIABLE = 'RELAY_TEST_RUNTIME';
+
+/** The transport whose run also runs the transport-independent files, once. */
+export const ONCE: TransportName = 'node';
+
+export function isTransportName(name: string): name is TransportName {
+  return Object.hasOwn(TRANSPORTS, name);
+}
+
+/** The transport this run uses: RELAY_TEST_TRANSPORT (or RELAY_TEST_RUNTIME), default node. */
+export function selectedTransport(env: NodeJS.ProcessEnv = process.env): TransportName {
+  const value = env[TRANSPORT_VARIABLE] || undefined;
+  const old = env[OLD_VARIABLE] || undefined;
+  if (value !== undefined && old !== undefined && value !== old) {
+    throw new Error(`${TRANSPORT_VARIABLE}=${value} and ${OLD_VARIABLE}=${old} disagree`);
+  }
+  const name = value ?? old ?? ONCE;
+  if (!isTransportName(name)) {
+    const known = Object.keys(TRANSPORTS).join(', ');
+    throw new Error(
+      `${value !== undefined ? TRANSPORT_VARIABLE : OLD_VARIABLE}=${name}: not one of ${known}`,
+    );
+  }
+  return name;
+}
+
+const name = selectedTransport();
+const selected: Transport = TRANSPORTS[name];
+
+/** The transport under test in this run. */
+export const transport = {
+  name,
+  has: (capability: Capability): boolean => selected.capabilities.includes(capability),
+  relay: (options: RelayOptions): Promise<RelayServer> => selected.relay(options),
+  /** The command that runs dist/cli.js here; a test calling it needs the `cli` capability. */
+  cli(): string {
+    if (selected.cli === undefined) {
+      throw new Error(`the ${name} transport runs no CLI: skip with !transport.has('cli')`);
+    }
+    return selected.cli;
+  },
+};
