@@ -61,7 +61,9 @@ async function proxied(
   return proxy;
 }
 
-describe('pairing-relay check', () => {
+// Each test runs the check CLI (a Node process) two to four times: on a loaded machine each
+// start costs seconds, so the budget is per test, not per step.
+describe('pairing-relay check', { timeout: 60_000 }, () => {
   it('passes every step against a healthy relay, and prints one plain line per step', async () => {
     const { url } = await startRelay();
     const { text, steps, code } = await checkBoth(url, ['--hold', '1']);
