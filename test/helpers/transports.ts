@@ -72,7 +72,7 @@ const OLD_VARIABLE = 'RELAY_TEST_RUNTIME';
 /** The transport whose run also runs the transport-independent files, once. */
 export const ONCE: TransportName = 'node';
 
-export function isTransportName(name: string): name is TransportName {
+function isTransportName(name: string): name is TransportName {
   return Object.hasOwn(TRANSPORTS, name);
 }
 
