@@ -13,6 +13,7 @@ import {
 } from './config/options.js';
 import { compileTrust, type TrustFn } from './config/trust-proxy.js';
 import { memoryBackends } from './core/backends.js';
+import type { Clock } from './core/clock.js';
 import { Relay } from './core/relay.js';
 import type { RouteContext } from './http/routes.js';
 import { clientEcho } from './net/client-echo.js';
@@ -66,6 +67,12 @@ export interface RelayServer {
   readonly websocket: unknown;
 }
 
+/** What the host gives the relay besides options: not public API (tests, other runtimes). */
+export interface RelaySeams {
+  /** Every deadline and timestamp of the core; the system clock when left out. */
+  clock?: Clock;
+}
+
 // Sockets normally answer a close frame at once; this only bounds a dead one.
 const CLOSE_GRACE_MS = 2_000;
 
@@ -75,7 +82,7 @@ const CLOSE_GRACE_MS = 2_000;
  * Everything that loads or connects (the logger's stream, scale-out, metrics,
  * the server) is built by start().
  */
-export function createRelayServer(options: RelayOptions = {}): RelayServer {
+export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams = {}): RelayServer {
   const opts = resolveOptions(options);
   const trust = compileTrust(opts.trustProxy);
   const scaleOut = opts.redisUrl !== '';
@@ -96,7 +103,7 @@ export function createRelayServer(options: RelayOptions = {}): RelayServer {
   }
 
   async function listen(): Promise<RelayAddress> {
-    running = await assemble(opts, trust, tokens);
+    running = await assemble(opts, trust, tokens, seams);
     const { relay, transport, log, metrics, access } = running;
     await relay.start();
     const bound = await transport.listen();
@@ -212,6 +219,7 @@ async function assemble(
   opts: ResolvedOptions,
   trust: TrustFn,
   tokens: AccessTokenSource,
+  seams: RelaySeams,
 ): Promise<Running> {
   const log = opts.logger ?? (await createLogger(opts.logLevel, opts.logFormat));
   const access = createAccessGate(tokens, log);
@@ -238,6 +246,7 @@ async function assemble(
     events: metrics?.events ?? NO_EVENTS,
     backends,
     sockets: factory.sockets,
+    clock: seams.clock,
   });
   const routes: RouteContext = {
     relay,

@@ -1,5 +1,6 @@
 // Transport-independent: ExpiryQueue under fake timers, in this process; no socket.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SYSTEM_CLOCK } from '../src/core/clock.js';
 import { ExpiryQueue, type Expiring } from '../src/core/expiry.js';
 
 const item = (name: string): Expiring & { name: string } => ({
@@ -19,7 +20,9 @@ describe('ExpiryQueue (one timer for many same-TTL deadlines)', () => {
 
   it('expires items in order, each at its own deadline, and leaves no timer when empty', () => {
     const fired: string[] = [];
-    const q = new ExpiryQueue<ReturnType<typeof item>>(1000, (i) => fired.push(i.name));
+    const q = new ExpiryQueue<ReturnType<typeof item>>(SYSTEM_CLOCK, 'session_ttl', 1000, (i) =>
+      fired.push(i.name),
+    );
     q.add(item('a'), Date.now());
     vi.advanceTimersByTime(400);
     q.add(item('b'), Date.now());
@@ -35,7 +38,9 @@ describe('ExpiryQueue (one timer for many same-TTL deadlines)', () => {
 
   it('an item removed early never fires and frees its slot; the last removal clears the timer', () => {
     const fired: string[] = [];
-    const q = new ExpiryQueue<ReturnType<typeof item>>(1000, (i) => fired.push(i.name));
+    const q = new ExpiryQueue<ReturnType<typeof item>>(SYSTEM_CLOCK, 'session_ttl', 1000, (i) =>
+      fired.push(i.name),
+    );
     const a = item('a');
     const b = item('b');
     q.add(a, Date.now());
@@ -52,10 +57,10 @@ describe('ExpiryQueue (one timer for many same-TTL deadlines)', () => {
 
   it('moving an item to another queue takes it out of the first', () => {
     const fired: string[] = [];
-    const short = new ExpiryQueue<ReturnType<typeof item>>(100, (i) =>
+    const short = new ExpiryQueue<ReturnType<typeof item>>(SYSTEM_CLOCK, 'session_ttl', 100, (i) =>
       fired.push(`short:${i.name}`),
     );
-    const long = new ExpiryQueue<ReturnType<typeof item>>(1000, (i) =>
+    const long = new ExpiryQueue<ReturnType<typeof item>>(SYSTEM_CLOCK, 'session_ttl', 1000, (i) =>
       fired.push(`long:${i.name}`),
     );
     const a = item('a');
@@ -70,7 +75,7 @@ describe('ExpiryQueue (one timer for many same-TTL deadlines)', () => {
 
   it('keeps working across compactions (slots renumbered) with items added while expiring', () => {
     const fired: string[] = [];
-    const q = new ExpiryQueue<ReturnType<typeof item>>(1000, (i) => {
+    const q = new ExpiryQueue<ReturnType<typeof item>>(SYSTEM_CLOCK, 'session_ttl', 1000, (i) => {
       fired.push(i.name);
       if (i.name === 'x50') q.add(item('late'), Date.now());
     });

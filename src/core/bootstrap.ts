@@ -10,6 +10,7 @@ import type { RelayEvents } from '../observe/events.js';
 import type { JtiLedger } from '../limits/jti-ledger.js';
 import { encode, type ClientMessage } from '../protocol/messages.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
+import type { Clock, Timer } from './clock.js';
 import type { Claim } from './rendezvous.js';
 
 export type InitMessage = Extract<ClientMessage, { type: 'bootstrap_init' }>;
@@ -58,6 +59,8 @@ export interface BootstrapDeps {
   watchBudget: AttemptBudget;
   log: Logger;
   events: RelayEvents;
+  /** The watch TTL. */
+  clock: Clock;
   watchTtlMs: number;
   isDraining: () => boolean;
   roleChanged: (waiter: InitWaiter) => void;
@@ -65,7 +68,7 @@ export interface BootstrapDeps {
 
 interface Watch {
   client: Client;
-  timer: NodeJS.Timeout;
+  timer: Timer;
 }
 
 /**
@@ -111,8 +114,11 @@ export class BootstrapBroker implements BootstrapHost {
       }
     }
     const current = this.watches.get(jti);
-    if (current !== undefined) clearTimeout(current.timer);
-    const timer = setTimeout(() => this.unwatch(jti, true), this.deps.watchTtlMs);
+    const { clock } = this.deps;
+    if (current !== undefined) clock.cancel(current.timer);
+    const timer = clock.schedule('watch_ttl', clock.now() + this.deps.watchTtlMs, () =>
+      this.unwatch(jti, true),
+    );
     this.watches.set(jti, { client, timer });
     (client.watches ??= new Set()).add(jti);
     this.deps.roleChanged(client);
@@ -219,7 +225,7 @@ export class BootstrapBroker implements BootstrapHost {
   }
 
   close(): void {
-    for (const watch of this.watches.values()) clearTimeout(watch.timer);
+    for (const watch of this.watches.values()) this.deps.clock.cancel(watch.timer);
     this.watches.clear();
     this.pendingInits.clear();
     this.forwarded.clear();
@@ -239,7 +245,7 @@ export class BootstrapBroker implements BootstrapHost {
   private unwatch(jti: string, abandoned: boolean): void {
     const watch = this.watches.get(jti);
     if (watch === undefined) return;
-    clearTimeout(watch.timer);
+    this.deps.clock.cancel(watch.timer);
     this.watches.delete(jti);
     watch.client.watches?.delete(jti);
     this.deps.remote?.releaseWatch(jti);

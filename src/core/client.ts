@@ -1,5 +1,6 @@
 import { errorFrame } from '../protocol/errors.js';
 import { DONE_FRAME, PEER_FOUND_FRAME } from '../protocol/messages.js';
+import type { Clock, Timer } from './clock.js';
 import type { EndReason, Member, Session } from './sessions.js';
 import type { SocketEvents, SocketKind } from './socket.js';
 
@@ -15,6 +16,7 @@ export interface ClientHost {
   readonly maxBufferedBytes: number;
   /** The one kind of socket this relay's transport hands it. */
   readonly socketKind: SocketKind<unknown>;
+  readonly clock: Clock;
 }
 
 /** What the relay knows about one WebSocket; it receives that socket's events itself. */
@@ -29,9 +31,9 @@ export class Client implements Member, SocketEvents {
   closed = false;
   /** Reading stopped while the backlog is long. */
   paused = false;
-  idleTimer: NodeJS.Timeout | null = null;
+  idleTimer: Timer | null = null;
   /** Cuts off a socket that does not answer our close frame. */
-  closeTimer: NodeJS.Timeout | null = null;
+  closeTimer: Timer | null = null;
   /** Frames that arrived while an asynchronous step (a rate-limit call) ran; keeps order. */
   backlog: Array<Buffer | string> | null = null;
 
@@ -120,7 +122,10 @@ export class Client implements Member, SocketEvents {
     const kind = this.host.socketKind;
     if (!kind.isOpen(socket)) return;
     kind.close(socket, code, reason);
-    this.closeTimer = setTimeout(() => kind.terminate(socket), CLOSE_ANSWER_MS);
+    const { clock } = this.host;
+    this.closeTimer = clock.schedule('close_answer', clock.now() + CLOSE_ANSWER_MS, () =>
+      kind.terminate(socket),
+    );
   }
 
   holdsNothing(): boolean {

@@ -1,3 +1,5 @@
+import type { Clock, DeadlineKind, Timer } from './clock.js';
+
 /** Something an ExpiryQueue can hold: it keeps its own place in the queue. */
 export interface Expiring {
   expiresAt: number;
@@ -20,9 +22,12 @@ export class ExpiryQueue<T extends Expiring> {
   private items: Array<T | undefined> = [];
   private head = 0;
   private live = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
 
   constructor(
+    private readonly clock: Clock,
+    /** The one deadline kind this queue's timer stands for. */
+    private readonly what: DeadlineKind,
     private readonly ttlMs: number,
     private readonly expire: (item: T) => void,
   ) {}
@@ -51,13 +56,13 @@ export class ExpiryQueue<T extends Expiring> {
   }
 
   private arm(at: number): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = setTimeout(this.fire, Math.max(0, at - Date.now()));
+    if (this.timer !== null) this.clock.cancel(this.timer);
+    this.timer = this.clock.schedule(this.what, at, this.fire);
   }
 
   private readonly fire = (): void => {
     this.timer = null;
-    const now = Date.now();
+    const now = this.clock.now();
     while (this.head < this.items.length) {
       const item = this.items[this.head];
       if (item === undefined) {
@@ -89,7 +94,7 @@ export class ExpiryQueue<T extends Expiring> {
   }
 
   private reset(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.timer !== null) this.clock.cancel(this.timer);
     this.timer = null;
     this.items = [];
     this.head = 0;

@@ -4,6 +4,7 @@ import type { RelayEvents } from '../observe/events.js';
 import { ACK_FRAME, dataFrame } from '../protocol/messages.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
 import type { JoinResult, Rendezvous, SessionHost } from './rendezvous.js';
+import type { Clock } from './clock.js';
 import { ExpiryQueue } from './expiry.js';
 import type { EndReason, Member, Session, SessionStore } from './sessions.js';
 
@@ -18,6 +19,8 @@ export interface PairingDeps {
   codeBudget: AttemptBudget;
   log: Logger;
   events: RelayEvents;
+  /** Timestamps and the two TTLs. */
+  clock: Clock;
   /** Present in scale-out mode only. */
   rendezvous: Rendezvous | undefined;
   sessionTtlMs: number;
@@ -38,8 +41,8 @@ export class Pairing implements SessionHost {
 
   constructor(private readonly deps: PairingDeps) {
     const expire = (session: Session): void => this.end(session, 'expired');
-    this.waiting = new ExpiryQueue(deps.sessionTtlMs, expire);
-    this.pairedTtl = new ExpiryQueue(deps.pairedTtlMs, expire);
+    this.waiting = new ExpiryQueue(deps.clock, 'session_ttl', deps.sessionTtlMs, expire);
+    this.pairedTtl = new ExpiryQueue(deps.clock, 'paired_ttl', deps.pairedTtlMs, expire);
   }
 
   async listen(client: Requester, code: string): Promise<void> {
@@ -56,7 +59,7 @@ export class Pairing implements SessionHost {
     if (claim === 'taken') return this.fail(client, code, 'otc_in_use');
     if (claim === 'unavailable')
       this.deps.log.warn('shared store unreachable: session is local until it can be claimed');
-    const now = Date.now();
+    const now = this.deps.clock.now();
     const opened = client.closed ? 'closed' : registry.open(code, client, client.key, now, false);
     if (typeof opened === 'string') {
       if (claim === 'ok') rendezvous?.unclaim(code);
@@ -112,7 +115,7 @@ export class Pairing implements SessionHost {
     if (this.deps.registry.find(session.code) !== session) return 'otc_not_found';
     if (session.controller !== null) return 'peer_already_connected';
     session.controller = controller;
-    session.pairedAt = Date.now();
+    session.pairedAt = this.deps.clock.now();
     controller.session = session;
     // Once paired, at most one more TTL: time for a person to compare codes.
     this.pairedTtl.add(session, session.pairedAt);
@@ -167,7 +170,7 @@ export class Pairing implements SessionHost {
     if (!paired && reason !== 'burned' && reason !== 'shutdown' && reason !== 'claim_lost') {
       void this.deps.addressBudget.spend(session.targetKey).catch(() => undefined);
     }
-    const durationMs = Date.now() - session.openedAt;
+    const durationMs = this.deps.clock.now() - session.openedAt;
     if (!session.replica) {
       const outcome =
         reason !== 'expired' ? reason : paired ? 'expired_paired' : 'expired_unpaired';
@@ -188,7 +191,7 @@ export class Pairing implements SessionHost {
   private replicate(code: string, target: Member, controller: Member): 'joined' | 'relay_capacity' {
     const replica = controller.closed
       ? 'closed'
-      : this.deps.registry.open(code, target, '', Date.now(), true);
+      : this.deps.registry.open(code, target, '', this.deps.clock.now(), true);
     if (typeof replica === 'string') {
       target.ended('peer_disconnected', false);
       return 'relay_capacity';

@@ -3,6 +3,7 @@ import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { trustsNoProxy } from '../config/trust-proxy.js';
 import { Client, type ClientHost } from './client.js';
+import { SYSTEM_CLOCK, type Clock, type Timer } from './clock.js';
 import type { Backends } from './backends.js';
 import { errorFrame } from '../protocol/errors.js';
 import type { RelayEvents } from '../observe/events.js';
@@ -35,6 +36,8 @@ export interface RelayParts {
   backends: Backends;
   /** The transport's kind of socket (core/socket.ts): the only thing the core knows of it. */
   sockets: SocketKind<unknown>;
+  /** Every deadline and timestamp of the core (core/clock.ts); the system clock by default. */
+  clock?: Clock | undefined;
 }
 
 /**
@@ -52,11 +55,12 @@ export class Relay implements ClientHost {
   private readonly bootstrap: BootstrapBroker;
   private readonly limits: ParseLimits;
   private readonly cluster: Cluster | undefined;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private heartbeat: Timer | null = null;
 
   readonly events: RelayEvents;
   /** What the transport's sockets are: given at construction, one object for all of them. */
   readonly socketKind: SocketKind<unknown>;
+  readonly clock: Clock;
   private readonly opts: ResolvedOptions;
   private readonly log: Logger;
   private readonly backends: Backends;
@@ -68,6 +72,7 @@ export class Relay implements ClientHost {
     this.events = events;
     this.backends = backends;
     this.socketKind = parts.sockets;
+    const clock = (this.clock = parts.clock ?? SYSTEM_CLOCK);
     this.registry = new MemorySessionStore(opts.maxSessions);
     this.warnings = new MisconfigWarnings(log, events, {
       trustsProxy: !trustsNoProxy(opts.trustProxy),
@@ -101,6 +106,7 @@ export class Relay implements ClientHost {
       codeBudget,
       log,
       events,
+      clock,
       rendezvous: this.cluster?.rendezvous,
       sessionTtlMs: opts.sessionTtlMs,
       pairedTtlMs: opts.pairedTtlMs,
@@ -115,6 +121,7 @@ export class Relay implements ClientHost {
       watchBudget,
       log,
       events,
+      clock,
       watchTtlMs: opts.watchTtlMs,
       isDraining,
       roleChanged: (waiter) => {
@@ -189,7 +196,7 @@ export class Relay implements ClientHost {
     this.pairing.endAll();
     this.bootstrap.close();
     for (const client of this.clients) {
-      if (client.idleTimer !== null) clearTimeout(client.idleTimer);
+      if (client.idleTimer !== null) this.clock.cancel(client.idleTimer);
       client.idleTimer = null;
       client.terminate();
     }
@@ -282,14 +289,14 @@ export class Relay implements ClientHost {
   onClose(client: Client): void {
     if (client.closed) return;
     client.closed = true;
-    if (client.closeTimer !== null) clearTimeout(client.closeTimer);
+    if (client.closeTimer !== null) this.clock.cancel(client.closeTimer);
     client.closeTimer = null;
     client.backlog = null;
     this.clients.delete(client);
     const left = (this.socketsPerKey.get(client.key) ?? 1) - 1;
     if (left === 0) this.socketsPerKey.delete(client.key);
     else this.socketsPerKey.set(client.key, left);
-    if (client.idleTimer !== null) clearTimeout(client.idleTimer);
+    if (client.idleTimer !== null) this.clock.cancel(client.idleTimer);
     client.idleTimer = null;
     if (client.session !== null) this.pairing.end(client.session, 'peer_disconnected', client);
     this.bootstrap.drop(client);
@@ -301,34 +308,48 @@ export class Relay implements ClientHost {
     if (client.closed || this.opts.idleTimeoutMs === 0) return;
     const idle = client.holdsNothing();
     if (idle && client.idleTimer === null) {
-      client.idleTimer = setTimeout(() => {
-        client.idleTimer = null;
-        client.close(1000, 'idle');
-      }, this.opts.idleTimeoutMs);
+      client.idleTimer = this.clock.schedule(
+        'idle',
+        this.clock.now() + this.opts.idleTimeoutMs,
+        () => {
+          client.idleTimer = null;
+          client.close(1000, 'idle');
+        },
+      );
     } else if (!idle && client.idleTimer !== null) {
-      clearTimeout(client.idleTimer);
+      this.clock.cancel(client.idleTimer);
       client.idleTimer = null;
     }
   }
 
   // One interval for all sockets, armed only while there are sockets, so an
   // idle relay (scale-to-zero) wakes for nothing.
+  // Each round sets the next one (a one-shot deadline, as the clock seam has
+  // only those), measured from when the round ran, as setInterval would.
   private startHeartbeat(): void {
-    this.heartbeat = setInterval(() => {
-      for (const client of this.clients) {
-        if (!client.alive) {
-          this.log.debug('dead peer terminated');
-          client.terminate();
-          continue;
-        }
-        client.alive = false;
-        if (client.isOpen) client.ping();
-      }
-    }, this.opts.heartbeatMs);
+    this.heartbeat = this.clock.schedule(
+      'heartbeat',
+      this.clock.now() + this.opts.heartbeatMs,
+      this.beat,
+    );
   }
 
+  private readonly beat = (): void => {
+    this.heartbeat = null;
+    for (const client of this.clients) {
+      if (!client.alive) {
+        this.log.debug('dead peer terminated');
+        client.terminate();
+        continue;
+      }
+      client.alive = false;
+      if (client.isOpen) client.ping();
+    }
+    if (this.clients.size > 0) this.startHeartbeat();
+  };
+
   private stopHeartbeat(): void {
-    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    if (this.heartbeat !== null) this.clock.cancel(this.heartbeat);
     this.heartbeat = null;
   }
 }
