@@ -134,7 +134,7 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
       await starting?.catch(() => undefined);
       if (running === undefined) return;
       const { relay, transport, log } = running;
-      relay.draining = true;
+      relay.beginDrain();
       relay.goAway();
       await waitFor(() => relay.clients.size === 0, CLOSE_GRACE_MS);
       await relay.dispose();
@@ -157,7 +157,7 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
   async function drain(): Promise<void> {
     if (stopping !== null || running === undefined) return stop();
     const { relay, log } = running;
-    relay.draining = true;
+    relay.beginDrain();
     log.info({ sessions: relay.registry.size, drainMs: opts.drainMs }, 'draining');
     const finished = await waitFor(() => relay.inFlight === 0, opts.drainMs);
     log.info({ finished, sessionsLeft: relay.registry.size }, 'drain window over');

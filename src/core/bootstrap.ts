@@ -120,8 +120,7 @@ export class BootstrapBroker implements BootstrapHost {
       this.unwatch(jti, true),
     );
     this.watches.set(jti, { client, timer });
-    (client.watches ??= new Set()).add(jti);
-    this.deps.roleChanged(client);
+    client.watch(jti);
     client.send(encode({ type: 'bootstrap_watching', jti }));
   }
 
@@ -220,7 +219,7 @@ export class BootstrapBroker implements BootstrapHost {
 
   /** A socket closed: drop its watches and its pending init. */
   drop(client: Client): void {
-    if (client.watches !== null) for (const jti of [...client.watches]) this.unwatch(jti, true);
+    for (const jti of client.watches()) this.unwatch(jti, true);
     this.dropWaiter(client);
   }
 
@@ -247,7 +246,7 @@ export class BootstrapBroker implements BootstrapHost {
     if (watch === undefined) return;
     this.deps.clock.cancel(watch.timer);
     this.watches.delete(jti);
-    watch.client.watches?.delete(jti);
+    watch.client.unwatch(jti);
     this.deps.remote?.releaseWatch(jti);
     const target = this.pendingInits.get(jti);
     if (abandoned && target !== undefined) {

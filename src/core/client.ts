@@ -8,34 +8,54 @@ import type { SocketEvents, SocketKind } from './socket.js';
 // ws's own 30 s, so it stops holding a slot of the socket caps.
 const CLOSE_ANSWER_MS = 2_000;
 
-/** Where a client's socket events go: the relay. */
+// Frames that arrive while a listen/connect/watch is pending wait in order.
+// Past PAUSE_AT the socket stops being read (TCP backpressure, nothing lost);
+// only a runtime whose ws cannot pause ever reaches the hard cap.
+const PAUSE_AT = 32;
+const MAX_BACKLOG_FRAMES = 4_096;
+
+/** A text frame's raw bytes, or a binary frame already decoded to text. */
+export type Frame = Buffer | string;
+
+/** What a client needs of the relay that holds it. */
 export interface ClientHost {
-  onFrame(client: Client, frame: Buffer | string): void;
+  /** Handles one frame; a promise while an asynchronous step (a rate-limit call) runs. */
+  handle(client: Client, frame: Frame): Promise<void> | undefined;
+  /** A handler failed (a bug, or a store that threw): the client's later frames still run. */
+  failed(err: unknown): void;
+  /** Once, when the socket is gone; the client has already let go of its own state. */
   onClose(client: Client): void;
   /** A reader whose unsent bytes pass this is cut off. */
   readonly maxBufferedBytes: number;
+  /** A socket that holds nothing is closed after this; 0: never. */
+  readonly idleTimeoutMs: number;
   /** The one kind of socket this relay's transport hands it. */
   readonly socketKind: SocketKind<unknown>;
   readonly clock: Clock;
 }
 
-/** What the relay knows about one WebSocket; it receives that socket's events itself. */
+/**
+ * What the relay knows about one WebSocket; it receives that socket's events
+ * itself. It owns its timers (idle, close answer), its backlog and its flags:
+ * the relay and the brokers call its methods, never write its fields.
+ */
 export class Client implements Member, SocketEvents {
+  /** Set and cleared by Pairing (the Member seam), the one owner of sessions. */
   session: Session | null = null;
-  /** jtis this socket watches as a bootstrap controller. */
-  watches: Set<string> | null = null;
-  /** The jti of the bootstrap_init this socket is waiting on an answer for. */
+  /** The jti of the bootstrap_init this socket waits on: BootstrapBroker's, as for any InitWaiter. */
   pendingInitJti: string | null = null;
+  /** jtis this socket watches as a bootstrap controller. */
+  private watched: Set<string> | null = null;
   /** Set by any inbound frame or pong; cleared by each heartbeat. */
-  alive = true;
-  closed = false;
+  private alive = true;
+  private isClosed = false;
   /** Reading stopped while the backlog is long. */
-  paused = false;
-  idleTimer: Timer | null = null;
+  private paused = false;
+  private idleTimer: Timer | null = null;
   /** Cuts off a socket that does not answer our close frame. */
-  closeTimer: Timer | null = null;
+  private closeTimer: Timer | null = null;
   /** Frames that arrived while an asynchronous step (a rate-limit call) ran; keeps order. */
-  backlog: Array<Buffer | string> | null = null;
+  private backlog: Frame[] | null = null;
 
   constructor(
     /** The runtime's own socket, only ever handed back to the host's socketKind. */
@@ -43,7 +63,14 @@ export class Client implements Member, SocketEvents {
     /** The rate-limit key: client address, IPv6 by /64. */
     readonly key: string,
     private readonly host: ClientHost,
-  ) {}
+  ) {
+    this.roleChanged();
+  }
+
+  /** The socket is gone: nothing new starts for it. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
 
   get isOpen(): boolean {
     return this.host.socketKind.isOpen(this.socket);
@@ -66,8 +93,23 @@ export class Client implements Member, SocketEvents {
     this.host.socketKind.resume(this.socket);
   }
 
-  frame(data: Buffer | string): void {
-    this.host.onFrame(this, data);
+  frame(data: Frame): void {
+    // A socket the relay is closing starts nothing new while it waits for the close frame.
+    if (!this.isOpen) return;
+    this.alive = true;
+    const { backlog } = this;
+    if (backlog !== null) {
+      if (backlog.length >= MAX_BACKLOG_FRAMES) {
+        this.backlog = [];
+        this.close(1008, 'too many pending messages');
+        return;
+      }
+      backlog.push(data);
+      if (backlog.length === PAUSE_AT) this.paused = this.pause();
+      return;
+    }
+    const pending = this.host.handle(this, data);
+    if (pending !== undefined) this.park(pending, []);
   }
 
   pong(): void {
@@ -75,7 +117,97 @@ export class Client implements Member, SocketEvents {
   }
 
   gone(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.backlog = null;
+    this.cancelTimers();
     this.host.onClose(this);
+  }
+
+  /**
+   * One heartbeat round: a socket silent since the last one is cut off
+   * (false), any other is pinged and must answer before the next.
+   */
+  beat(): boolean {
+    if (!this.alive) {
+      this.terminate();
+      return false;
+    }
+    this.alive = false;
+    if (this.isOpen) this.ping();
+    return true;
+  }
+
+  /** Shutdown: no deadline of this socket outlives the relay; the socket is dropped. */
+  dispose(): void {
+    this.cancelTimers();
+    this.terminate();
+  }
+
+  /** This socket now watches `jti` as a bootstrap controller. */
+  watch(jti: string): void {
+    (this.watched ??= new Set()).add(jti);
+    this.roleChanged();
+  }
+
+  unwatch(jti: string): void {
+    this.watched?.delete(jti);
+  }
+
+  /** The jtis it watches, as a copy: ending each watch changes the set. */
+  watches(): string[] {
+    return this.watched === null ? [] : [...this.watched];
+  }
+
+  /**
+   * It gained or lost a session, watch or pending init: a socket that holds
+   * nothing may only linger idleTimeoutMs, one that holds something forever.
+   */
+  roleChanged(): void {
+    const { idleTimeoutMs, clock } = this.host;
+    if (this.isClosed || idleTimeoutMs === 0) return;
+    const idle = this.holdsNothing();
+    if (idle && this.idleTimer === null) {
+      this.idleTimer = clock.schedule('idle', clock.now() + idleTimeoutMs, () => {
+        this.idleTimer = null;
+        this.close(1000, 'idle');
+      });
+    } else if (!idle && this.idleTimer !== null) {
+      clock.cancel(this.idleTimer);
+      this.idleTimer = null;
+    }
+  }
+
+  /**
+   * An asynchronous step is running: later frames wait in the backlog so a
+   * socket's messages are always handled in order.
+   */
+  private park(pending: Promise<void>, waiting: Frame[]): void {
+    this.backlog = waiting;
+    const resume = (): void => {
+      const backlog = this.backlog ?? [];
+      this.backlog = null;
+      while (!this.isClosed && backlog.length > 0) {
+        const next = this.host.handle(this, backlog.shift() as Frame);
+        if (next !== undefined) return this.park(next, backlog);
+      }
+      if (this.paused) {
+        this.paused = false;
+        this.resume();
+      }
+    };
+    pending.then(resume, (err: unknown) => {
+      this.host.failed(err);
+      resume();
+    });
+  }
+
+  private cancelTimers(): void {
+    const { clock } = this.host;
+    if (this.idleTimer !== null) clock.cancel(this.idleTimer);
+    if (this.closeTimer !== null) clock.cancel(this.closeTimer);
+    this.idleTimer = null;
+    this.closeTimer = null;
   }
 
   /** Sends a frame; a reader that lets its buffer grow past the cap is cut off. */
@@ -128,11 +260,11 @@ export class Client implements Member, SocketEvents {
     );
   }
 
-  holdsNothing(): boolean {
+  private holdsNothing(): boolean {
     return (
       this.session === null &&
       this.pendingInitJti === null &&
-      (this.watches === null || this.watches.size === 0)
+      (this.watched === null || this.watched.size === 0)
     );
   }
 }

@@ -2,7 +2,7 @@ import type { Logger } from '../observe/logger.js';
 import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { trustsNoProxy } from '../config/trust-proxy.js';
-import { Client, type ClientHost } from './client.js';
+import { Client, type ClientHost, type Frame } from './client.js';
 import { SYSTEM_CLOCK, type Clock, type Timer } from './clock.js';
 import type { Backends } from './backends.js';
 import { errorFrame } from '../protocol/errors.js';
@@ -17,14 +17,7 @@ import type { AttemptBudget } from '../limits/attempt-budget.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
 import type { SocketKind } from './socket.js';
 
-// Frames that arrive while a listen/connect/watch is pending wait in order.
-// Past PAUSE_AT the socket stops being read (TCP backpressure, nothing lost);
-// only a runtime whose ws cannot pause ever reaches the hard cap.
-const PAUSE_AT = 32;
-const MAX_BACKLOG_FRAMES = 4_096;
-
-/** A text frame's raw bytes, or a binary frame already decoded to text. */
-export type Frame = Buffer | string;
+export type { Frame } from './client.js';
 
 export type Admission = 'ok' | 'sockets_full' | 'address_full';
 
@@ -48,7 +41,7 @@ export class Relay implements ClientHost {
   readonly clients = new Set<Client>();
   readonly registry: SessionStore;
   readonly warnings: MisconfigWarnings;
-  draining = false;
+  private isDraining = false;
 
   private readonly socketsPerKey = new Map<string, number>();
   private readonly pairing: Pairing;
@@ -80,9 +73,9 @@ export class Relay implements ClientHost {
       windowMs: opts.failedAttemptWindowMs,
     });
     const { addressBudget, codeBudget, watchBudget } = backends;
-    const isDraining = (): boolean => this.draining;
+    const isDraining = (): boolean => this.isDraining;
     const roleChanged = (member: Member): void => {
-      if (member instanceof Client) this.updateIdle(member);
+      if (member instanceof Client) member.roleChanged();
     };
     // The plug-in only calls its host when another instance speaks, which is
     // after start(): by then both halves of the core below exist.
@@ -125,10 +118,20 @@ export class Relay implements ClientHost {
       watchTtlMs: opts.watchTtlMs,
       isDraining,
       roleChanged: (waiter) => {
-        if (waiter instanceof Client) this.updateIdle(waiter);
+        if (waiter instanceof Client) waiter.roleChanged();
       },
     });
     this.limits = { maxJtiLength: opts.maxJtiLength, allowLongCodes: opts.allowLongCodes };
+  }
+
+  /** Draining: /ready says so, no upgrade is admitted, no listen or watch starts. */
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  /** From now on the relay drains (there is no way back: stop() follows). */
+  beginDrain(): void {
+    this.isDraining = true;
   }
 
   /** Starts talking to the other instances (scale-out only). */
@@ -171,12 +174,15 @@ export class Relay implements ClientHost {
     return this.opts.maxBufferedBytes;
   }
 
+  get idleTimeoutMs(): number {
+    return this.opts.idleTimeoutMs;
+  }
+
   /** A socket the transport accepted; its events go to the returned client. */
   attach(socket: unknown, key: string): Client {
     const client = new Client(socket, key, this);
     this.clients.add(client);
     this.socketsPerKey.set(key, (this.socketsPerKey.get(key) ?? 0) + 1);
-    this.updateIdle(client);
     if (this.heartbeat === null && this.opts.heartbeatMs > 0) this.startHeartbeat();
     return client;
   }
@@ -195,59 +201,18 @@ export class Relay implements ClientHost {
     this.stopHeartbeat();
     this.pairing.endAll();
     this.bootstrap.close();
-    for (const client of this.clients) {
-      if (client.idleTimer !== null) this.clock.cancel(client.idleTimer);
-      client.idleTimer = null;
-      client.terminate();
-    }
+    for (const client of this.clients) client.dispose();
     const { addressBudget, codeBudget, watchBudget } = this.backends;
     for (const budget of [addressBudget, codeBudget, watchBudget]) budget.close();
     await this.cluster?.close();
   }
 
-  onFrame(client: Client, frame: Frame): void {
-    // A socket the relay is closing starts nothing new while it waits for the close frame.
-    if (!client.isOpen) return;
-    client.alive = true;
-    if (client.backlog !== null) {
-      if (client.backlog.length >= MAX_BACKLOG_FRAMES) {
-        client.backlog = [];
-        client.close(1008, 'too many pending messages');
-        return;
-      }
-      client.backlog.push(frame);
-      if (client.backlog.length === PAUSE_AT) client.paused = client.pause();
-      return;
-    }
-    const pending = this.handle(client, frame);
-    if (pending !== undefined) this.park(client, pending);
+  failed(err: unknown): void {
+    this.log.error({ err }, 'message handler failed');
   }
 
-  /**
-   * An asynchronous step (a rate-limit call) is running: later frames wait in
-   * the backlog so a socket's messages are always handled in order.
-   */
-  private park(client: Client, pending: Promise<void>, waiting: Frame[] = []): void {
-    client.backlog = waiting;
-    const resume = (): void => {
-      const backlog = client.backlog ?? [];
-      client.backlog = null;
-      while (!client.closed && backlog.length > 0) {
-        const next = this.handle(client, backlog.shift() as Frame);
-        if (next !== undefined) return this.park(client, next, backlog);
-      }
-      if (client.paused) {
-        client.paused = false;
-        client.resume();
-      }
-    };
-    pending.then(resume, (err: unknown) => {
-      this.log.error({ err }, 'message handler failed');
-      resume();
-    });
-  }
-
-  private handle(client: Client, frame: Frame): Promise<void> | undefined {
+  /** One frame from a client, in order (the client holds later ones while this is pending). */
+  handle(client: Client, frame: Frame): Promise<void> | undefined {
     if (typeof frame !== 'string') {
       if (isPlainDataFrame(frame)) {
         this.pairing.relayFrame(client, frame, frame.length);
@@ -287,42 +252,16 @@ export class Relay implements ClientHost {
   }
 
   onClose(client: Client): void {
-    if (client.closed) return;
-    client.closed = true;
-    if (client.closeTimer !== null) this.clock.cancel(client.closeTimer);
-    client.closeTimer = null;
-    client.backlog = null;
     this.clients.delete(client);
     const left = (this.socketsPerKey.get(client.key) ?? 1) - 1;
     if (left === 0) this.socketsPerKey.delete(client.key);
     else this.socketsPerKey.set(client.key, left);
-    if (client.idleTimer !== null) this.clock.cancel(client.idleTimer);
-    client.idleTimer = null;
     if (client.session !== null) this.pairing.end(client.session, 'peer_disconnected', client);
     this.bootstrap.drop(client);
     if (this.clients.size === 0) this.stopHeartbeat();
   }
 
-  /** A socket that holds nothing (no session, watch or bootstrap) may only linger so long. */
-  private updateIdle(client: Client): void {
-    if (client.closed || this.opts.idleTimeoutMs === 0) return;
-    const idle = client.holdsNothing();
-    if (idle && client.idleTimer === null) {
-      client.idleTimer = this.clock.schedule(
-        'idle',
-        this.clock.now() + this.opts.idleTimeoutMs,
-        () => {
-          client.idleTimer = null;
-          client.close(1000, 'idle');
-        },
-      );
-    } else if (!idle && client.idleTimer !== null) {
-      this.clock.cancel(client.idleTimer);
-      client.idleTimer = null;
-    }
-  }
-
-  // One interval for all sockets, armed only while there are sockets, so an
+  // One heartbeat for all sockets, armed only while there are sockets, so an
   // idle relay (scale-to-zero) wakes for nothing.
   // Each round sets the next one (a one-shot deadline, as the clock seam has
   // only those), measured from when the round ran, as setInterval would.
@@ -336,15 +275,7 @@ export class Relay implements ClientHost {
 
   private readonly beat = (): void => {
     this.heartbeat = null;
-    for (const client of this.clients) {
-      if (!client.alive) {
-        this.log.debug('dead peer terminated');
-        client.terminate();
-        continue;
-      }
-      client.alive = false;
-      if (client.isOpen) client.ping();
-    }
+    for (const client of this.clients) if (!client.beat()) this.log.debug('dead peer terminated');
     if (this.clients.size > 0) this.startHeartbeat();
   };
 

@@ -4,9 +4,12 @@ import type { SocketEvents, SocketKind } from '../../core/socket.js';
 const OPEN = 1;
 // Frames always go out as text, including raw text frames relayed as bytes.
 const AS_TEXT = { binary: false } as const;
-const EVENTS = Symbol('pairing-relay.events');
 
-type Bound = WebSocket & { [EVENTS]: SocketEvents };
+/**
+ * Each socket's core client, beside the socket rather than on it: ws's
+ * objects are not ours to add properties to. Entries go with their socket.
+ */
+const eventsOf = new WeakMap<WebSocket, SocketEvents>();
 
 /** `ws` WebSockets, for the core. */
 export const WS_KIND: SocketKind<WebSocket> = {
@@ -28,18 +31,18 @@ export const WS_KIND: SocketKind<WebSocket> = {
 // Listeners shared by every socket (EventEmitter calls them with `this` set to
 // the socket), so a connection costs no closures of its own.
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  (this as Bound)[EVENTS].frame(isBinary ? data.toString() : data);
+  (eventsOf.get(this) as SocketEvents).frame(isBinary ? data.toString() : data);
 }
 function onPong(this: WebSocket): void {
-  (this as Bound)[EVENTS].pong();
+  (eventsOf.get(this) as SocketEvents).pong();
 }
 function onClose(this: WebSocket): void {
-  (this as Bound)[EVENTS].gone();
+  (eventsOf.get(this) as SocketEvents).gone();
 }
 
 /** Routes a ws socket's events to the core. */
 export function bindWs(ws: WebSocket, events: SocketEvents, onError: (err: Error) => void): void {
-  (ws as Bound)[EVENTS] = events;
+  eventsOf.set(ws, events);
   ws.on('message', onMessage);
   ws.on('pong', onPong);
   // ws reports protocol violations (oversized frame: 1009, bad UTF-8: 1007)
