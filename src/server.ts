@@ -257,10 +257,7 @@ async function assemble(
     clientEcho: (remoteAddress, forwardedFor) => clientEcho(remoteAddress, forwardedFor, trust),
   };
   const transport = await factory.create({ relay, opts, trust, log, routes, metrics });
-  const handleRequest = createRequestHandler(
-    routes,
-    routes.metricsHere ? metrics?.handle : undefined,
-  );
+  const handleRequest = createRequestHandler(routes, routes.metricsHere ? metrics : undefined);
   return { relay, transport, log, metrics, access, handleRequest };
 }
 

@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as client from 'prom-client';
 import { MEMBERSHIP_STATES, STORE_STATES, type ClusterStatus } from './cluster-status.js';
 import type { RelayEvents } from './events.js';
@@ -13,8 +12,7 @@ export interface MetricsSources {
 
 export interface Metrics {
   events: RelayEvents;
-  handle(req: IncomingMessage, res: ServerResponse): void;
-  /** The text exposition, for servers that are not node:http. */
+  /** The text exposition; http/metrics-answer.ts makes the HTTP answer of it. */
   render(): Promise<{ contentType: string; text: string }>;
 }
 
@@ -138,23 +136,6 @@ export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metri
     },
     async render() {
       return { contentType: registry.contentType, text: await registry.metrics() };
-    },
-    handle(req, res) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD' });
-        res.end();
-        return;
-      }
-      registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
-          res.end(req.method === 'HEAD' ? undefined : text);
-        },
-        () => {
-          res.writeHead(500);
-          res.end();
-        },
-      );
     },
   };
 }

@@ -1,17 +1,16 @@
 import { clientKeyOf } from '../../net/client-address.js';
 import type { Client } from '../../core/client.js';
-import { CLIENT_ECHO_HEADER } from '../../net/client-echo.js';
+import { withHealthEcho, type RequestReader } from '../../http/health-echo.js';
+import { metricsReply } from '../../http/metrics-answer.js';
+import { JSON_HEADERS, reply, type Reply } from '../../http/reply.js';
+import { pathOf, route, WS_PATH } from '../../http/routes.js';
 import {
   admitUpgrade,
-  JSON_HEADERS,
-  pathOf,
-  reply,
-  route,
-  WS_PATH,
+  NOT_FOUND_REFUSAL,
+  refusalReply,
   type Refusal,
-  type Reply,
   type UpgradeRequest,
-} from '../../http/routes.js';
+} from '../../http/upgrade-gate.js';
 import type { BunGlobal, BunServer, BunServerWebSocket, BunWebSocketHandler } from './bun-api.js';
 import type { SocketKind } from '../../core/socket.js';
 import type { Bound, Transport, TransportContext, TransportFactory } from '../transport.js';
@@ -63,6 +62,14 @@ function respond(answer: Reply, method: string): Response {
   });
 }
 
+/** How /health's echo reads a Bun request; the peer's address is the server's to say. */
+const BUN_READER: RequestReader<Request, BunServer> = {
+  header: (req, name) => req.headers.get(name) ?? undefined,
+  peerAddress: (req, server) => server.requestIP(req)?.address,
+};
+
+const NOT_FOUND = reply(404, { error: 'not_found' });
+
 /** The path of a request URL ("http://host:port/ws?x" → "/ws") without building a URL object. */
 function pathFromUrl(url: string): string {
   const slash = url.indexOf('/', url.indexOf('//') + 2);
@@ -82,16 +89,8 @@ function bunTransport(ctx: TransportContext): Transport {
   const { relay, opts, trust, log } = ctx;
   const Bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
   const metrics = ctx.metrics;
-  const metricsResponse = async (method: string): Promise<Response> => {
-    if (metrics === undefined) return respond(reply(404, { error: 'not_found' }), method);
-    if (method !== 'GET' && method !== 'HEAD') {
-      return new Response(null, { status: 405, headers: { allow: 'GET, HEAD' } });
-    }
-    const { contentType, text } = await metrics.render();
-    return new Response(method === 'HEAD' ? null : text, {
-      headers: { 'content-type': contentType, 'cache-control': 'no-store' },
-    });
-  };
+  const metricsResponse = async (method: string): Promise<Response> =>
+    respond(metrics === undefined ? NOT_FOUND : await metricsReply(metrics, method), method);
 
   const websocket: BunWebSocketHandler<Data> = {
     maxPayloadLength: opts.maxFrameBytes,
@@ -137,23 +136,9 @@ function bunTransport(ctx: TransportContext): Transport {
     return openSocket(req, server);
   };
 
-  /**
-   * /health, with the x-relay-client echo when the request asks for it
-   * (`pairing-relay check` does; probes do not, and pay nothing for it).
-   */
-  const healthResponse = (req: Request, server: BunServer, answer: Reply): Response => {
-    if (answer.status !== 200 || req.headers.get(CLIENT_ECHO_HEADER) === null) {
-      return respond(answer, req.method);
-    }
-    const echo = ctx.routes.clientEcho(
-      server.requestIP(req)?.address,
-      req.headers.get('x-forwarded-for') ?? undefined,
-    );
-    return respond(
-      { ...answer, headers: { ...answer.headers, [CLIENT_ECHO_HEADER]: echo } },
-      req.method,
-    );
-  };
+  /** /health, with the x-relay-client echo when asked (http/health-echo.ts). */
+  const healthResponse = (req: Request, server: BunServer, answer: Reply): Response =>
+    respond(withHealthEcho(ctx.routes, answer, BUN_READER, req, server), req.method);
 
   /** A WebSocket upgrade on the relay's path: the gate and caps first, then the socket. */
   const openSocket = (
@@ -175,20 +160,12 @@ function bunTransport(ctx: TransportContext): Transport {
       header: (name) => req.headers.get(name) ?? undefined,
     };
     const accept = (refusal: Refusal | undefined): Response | undefined => {
-      if (refusal !== undefined) {
-        const headers = { connection: 'close', ...refusal.headers };
-        return respond(reply(refusal.status, { error: refusal.error }, headers), method);
-      }
+      if (refusal !== undefined) return respond(refusalReply(refusal), method);
       if (server.upgrade<Data>(req, { data: key })) return undefined;
       return respond(reply(400, { error: 'bad_upgrade' }), method);
     };
     const decided = admitUpgrade(ctx.routes, request, log);
-    if (!(decided instanceof Promise)) return accept(decided);
-    // As on Node: a gate that throws (the library's own check function) is a 503.
-    return decided.then(accept, (err: unknown) => {
-      log.error({ err }, 'upgrade gate failed');
-      return respond(reply(503, { error: 'internal' }, { connection: 'close' }), method);
-    });
+    return decided instanceof Promise ? decided.then(accept) : accept(decided);
   };
 
   const asksUpgrade = (req: Request): boolean =>
@@ -197,7 +174,7 @@ function bunTransport(ctx: TransportContext): Transport {
   /** An upgrade off the relay's path: refused, as on Node, and counted. */
   const upgradeNotFound = (method: string): Response => {
     relay.events.rejected('upgrade_not_found');
-    return respond(reply(404, { error: 'not_found' }, { connection: 'close' }), method);
+    return respond(refusalReply(NOT_FOUND_REFUSAL), method);
   };
 
   // The two busiest paths, matched by Bun itself: no URL string to build and
@@ -241,7 +218,7 @@ function bunTransport(ctx: TransportContext): Transport {
           fetch: (req) =>
             pathFromUrl(req.url) === '/metrics'
               ? metricsResponse(req.method)
-              : respond(reply(404, { error: 'not_found' }), req.method),
+              : respond(NOT_FOUND, req.method),
         });
         bound.metricsPort = metricsServer.port;
       }

@@ -1,26 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CLIENT_ECHO_HEADER } from '../../net/client-echo.js';
-import {
-  pathOf,
-  reply,
-  route,
-  type Refusal,
-  type Reply,
-  type RouteContext,
-} from '../../http/routes.js';
+import { withHealthEcho, type RequestReader } from '../../http/health-echo.js';
+import { metricsReply } from '../../http/metrics-answer.js';
+import { reply, STATUS_TEXT, type Reply } from '../../http/reply.js';
+import { pathOf, route, type RouteContext } from '../../http/routes.js';
+import { refusalReply, type Refusal } from '../../http/upgrade-gate.js';
+import type { Metrics } from '../../observe/metrics.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-// node:http itself is loaded only where a Node server is made (node.ts); this
-// module only writes to the objects it is handed.
-const STATUS_TEXT: Record<number, string> = {
-  401: 'Unauthorized',
-  404: 'Not Found',
-  429: 'Too Many Requests',
-  503: 'Service Unavailable',
-};
+/** What renders /metrics: the transport writes its answer (http/metrics-answer.ts). */
+export type MetricsSource = Pick<Metrics, 'render'>;
 
+// node:http itself is loaded only where a Node server is made (node.ts); this
+// module only writes the answers http/ makes to the objects it is handed.
 function write(res: ServerResponse, answer: Reply): void {
   res.writeHead(answer.status, answer.headers);
   res.end(res.req.method === 'HEAD' ? undefined : answer.body);
@@ -32,48 +25,52 @@ export function headerOf(req: IncomingMessage, name: string): string | undefined
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+const NODE_READER: RequestReader<IncomingMessage> = {
+  header: headerOf,
+  peerAddress: (req) => req.socket.remoteAddress,
+};
+
+const NOT_FOUND = reply(404, { error: 'not_found' });
+
+function serveMetrics(
+  metrics: MetricsSource | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
+  if (metrics === undefined) return write(res, NOT_FOUND);
+  void metricsReply(metrics, req.method ?? 'GET').then((answer) => write(res, answer));
+}
+
 /** The relay's routes on a node:http request. */
-export function createRequestHandler(ctx: RouteContext, metrics?: Handler): Handler {
+export function createRequestHandler(ctx: RouteContext, metrics?: MetricsSource): Handler {
   return (req, res) => {
     const path = pathOf(req.url);
     const answer = route(ctx, req.method ?? 'GET', path, false);
     // Upgrades never come here (node:http emits 'upgrade'): /ws answers 426.
-    if (answer === 'metrics') return metrics?.(req, res);
-    // The echo only when asked (`pairing-relay check` asks; probes do not).
-    if (
-      path === '/health' &&
-      answer.status === 200 &&
-      req.headers[CLIENT_ECHO_HEADER] !== undefined
-    ) {
-      const echo = ctx.clientEcho(req.socket.remoteAddress, headerOf(req, 'x-forwarded-for'));
-      return write(res, { ...answer, headers: { ...answer.headers, [CLIENT_ECHO_HEADER]: echo } });
-    }
-    write(res, answer);
+    if (answer === 'metrics') return serveMetrics(metrics, req, res);
+    write(
+      res,
+      path === '/health' ? withHealthEcho(ctx, answer, NODE_READER, req, undefined) : answer,
+    );
   };
 }
 
 /** Serves only /metrics: for a metrics port kept off the public one. */
-export function createMetricsOnlyHandler(metrics: Handler): Handler {
+export function createMetricsOnlyHandler(metrics: MetricsSource): Handler {
   return (req, res) =>
-    pathOf(req.url) === '/metrics'
-      ? metrics(req, res)
-      : write(res, reply(404, { error: 'not_found' }));
+    pathOf(req.url) === '/metrics' ? serveMetrics(metrics, req, res) : write(res, NOT_FOUND);
 }
 
-/** Writes a plain HTTP refusal on a socket that asked to upgrade, then drops it. */
+/**
+ * Writes a refused upgrade (http/upgrade-gate.ts's answer) on the socket that
+ * asked: there is no ServerResponse for an upgrade request, so the answer
+ * goes out as raw HTTP/1.1; then the socket is dropped.
+ */
 export function refuseUpgrade(socket: Duplex, refusal: Refusal): void {
-  const { status, error } = refusal;
-  const body = JSON.stringify({ error });
-  let extra = '';
-  for (const [name, value] of Object.entries(refusal.headers ?? {}))
-    extra += `${name}: ${value}\r\n`;
   if (socket.destroyed) return;
+  const { status, headers, body } = refusalReply(refusal);
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\n` +
-      'Connection: close\r\n' +
-      extra +
-      'Content-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  socket.end(`${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }

@@ -3,13 +3,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { trustsNoProxy } from '../../config/trust-proxy.js';
 import { addressKey, clientKey } from '../../net/client-address.js';
+import { pathOf, WS_PATH } from '../../http/routes.js';
 import {
-  pathOf,
-  WS_PATH,
   admitUpgrade,
+  NOT_FOUND_REFUSAL,
   type Refusal,
   type UpgradeRequest,
-} from '../../http/routes.js';
+} from '../../http/upgrade-gate.js';
 import {
   createMetricsOnlyHandler,
   createRequestHandler,
@@ -52,8 +52,8 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
     perMessageDeflate: false,
     maxPayload: opts.maxFrameBytes,
   });
-  const metricsHandle = ctx.metrics?.handle;
-  const handleRequest = createRequestHandler(ctx.routes, metricsHandle);
+  const { metrics } = ctx;
+  const handleRequest = createRequestHandler(ctx.routes, metrics);
   const attached = opts.server !== undefined;
   const server: Server =
     opts.server ??
@@ -64,8 +64,8 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
       trustsNoProxy(opts.trustProxy) ? opts.maxSocketsPerIp + PEER_HEADROOM : undefined,
     );
   const metricsServer =
-    metricsHandle !== undefined && !ctx.routes.metricsHere
-      ? httpServer(createServer, createMetricsOnlyHandler(metricsHandle), 0, undefined)
+    metrics !== undefined && !ctx.routes.metricsHere
+      ? httpServer(createServer, createMetricsOnlyHandler(metrics), 0, undefined)
       : undefined;
   const onError = (err: Error & { code?: string }): void => {
     log.debug({ err: err.code ?? err.message }, 'socket error');
@@ -76,7 +76,7 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
       // On a caller's server, other paths are the caller's.
       if (attached) return;
       relay.events.rejected('upgrade_not_found');
-      return refuseUpgrade(socket, { status: 404, error: 'not_found' });
+      return refuseUpgrade(socket, NOT_FOUND_REFUSAL);
     }
     const key = clientKey(req, trust);
     const request: UpgradeRequest = {
@@ -91,12 +91,8 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
       wss.handleUpgrade(req, socket, head, (ws) => bindWs(ws, relay.attach(ws, key), onError));
     };
     const decided = admitUpgrade(ctx.routes, request, log);
-    if (decided instanceof Promise) {
-      decided.then(accept, (err: unknown) => {
-        log.error({ err }, 'upgrade gate failed');
-        refuseUpgrade(socket, { status: 503, error: 'internal' });
-      });
-    } else accept(decided);
+    if (decided instanceof Promise) void decided.then(accept);
+    else accept(decided);
   };
 
   return {
