@@ -29,7 +29,12 @@ export const WS_KIND: SocketKind<WebSocket> = {
 };
 
 // Listeners shared by every socket (EventEmitter calls them with `this` set to
-// the socket), so a connection costs no closures of its own.
+// the socket), so a connection costs no closures of its own. Measured with
+// 4,000 idle sockets (Node 20, heap after a forced collection, median of 5):
+// 3,289 heap bytes per socket with these and the WeakMap, 3,432 with three
+// closures per socket instead, 3,264 with the old symbol-keyed property (the
+// WeakMap's 25 bytes buy not touching ws's objects). RSS per socket moved
+// within run-to-run noise (8.3-9.6 KB for all three).
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
   (eventsOf.get(this) as SocketEvents).frame(isBinary ? data.toString() : data);
 }
