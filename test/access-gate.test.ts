@@ -66,7 +66,18 @@ describe('access-token gate', () => {
     socket.on('data', (c: Buffer) => (answer += c.toString()));
     await new Promise((resolve) => socket.once('close', resolve));
     expect(answer).toMatch(/^HTTP\/1\.1 401 /);
-    expect(answer.toLowerCase()).toContain('www-authenticate: bearer');
+    // The one refusal every transport writes (http/upgrade-gate.ts): JSON, not cached, closed.
+    const [head = '', body] = answer.split('\r\n\r\n');
+    const headers = head.toLowerCase().split('\r\n');
+    for (const header of [
+      'www-authenticate: bearer',
+      'connection: close',
+      'content-type: application/json',
+      'cache-control: no-store',
+    ]) {
+      expect(headers).toContain(header);
+    }
+    expect(JSON.parse(body ?? '')).toEqual({ error: 'unauthorized' });
     expect(relay.connections).toBe(0);
   });
 

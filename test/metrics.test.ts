@@ -72,6 +72,18 @@ describe.skipIf(!transport.has('metrics'))('/metrics (needs metrics)', () => {
     for (const secret of ['9182', '198.51.100.77', 'abc']) expect(text).not.toContain(secret);
   });
 
+  it('answers GET and HEAD, uncached; other methods 405 with Allow', async () => {
+    const { httpUrl } = await startRelay({ metrics: true });
+    const head = await fetch(httpUrl('/metrics'), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/text\/plain/);
+    expect(head.headers.get('cache-control')).toBe('no-store');
+    expect(await head.text()).toBe('');
+    const post = await fetch(httpUrl('/metrics'), { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
   it('can live on its own port, off the public one', async () => {
     const metricsPort = await freePort();
     const { httpUrl } = await startRelay({ metrics: true, metricsPort });
