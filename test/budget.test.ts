@@ -1,3 +1,4 @@
+// Transport-independent: it drives the core through an in-memory SocketKind; no socket.
 import * as v8 from 'node:v8';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
