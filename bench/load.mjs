@@ -6,54 +6,83 @@ import { WebSocket } from 'ws';
 let addressCounter = 0;
 let codeCounter = 0;
 
-/** A distinct client address per socket, so per-address limits measure a real crowd. */
+/**
+ * A distinct loopback source address per socket (Linux routes all of
+ * 127.0.0.0/8 to lo), so per-address limits see a real crowd while the
+ * servers run their default configuration: no trusted proxy, no bench-only
+ * settings.
+ */
 function nextAddress() {
-  const i = ++addressCounter;
-  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const i = addressCounter++;
+  return `127.${1 + (((i / 62500) % 250) | 0)}.${((i / 250) % 250) | 0}.${1 + (i % 250)}`;
 }
 
 function nextCode() {
   return String(100000 + (codeCounter++ % 900000));
 }
 
-function open(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, {
-      headers: { 'x-forwarded-for': nextAddress() },
-      perMessageDeflate: false,
-    });
-    ws.inbox = [];
-    ws.waiter = null;
-    ws.hook = null;
+// A reply that never comes is a failed pairing, not a hung bench.
+const REPLY_TIMEOUT_MS = 5000;
+
+/** One client socket and what it has received; the ws object itself is left as ws made it. */
+class Peer {
+  constructor(ws) {
+    this.ws = ws;
+    this.inbox = [];
+    this.waiter = null;
+    this.hook = null;
     ws.on('message', (data) => {
-      if (ws.hook) return ws.hook(data);
+      if (this.hook) return this.hook(data);
       const text = data.toString();
-      if (ws.waiter) {
-        const w = ws.waiter;
-        ws.waiter = null;
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
         w(text);
-      } else ws.inbox.push(text);
+      } else this.inbox.push(text);
     });
-    ws.once('open', () => resolve(ws));
+  }
+
+  send(text) {
+    this.ws.send(text);
+  }
+
+  next() {
+    if (this.inbox.length > 0) return Promise.resolve(this.inbox.shift());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new Error(`no reply (socket state ${this.ws.readyState})`));
+      }, REPLY_TIMEOUT_MS);
+      this.waiter = (text) => {
+        clearTimeout(timer);
+        resolve(text);
+      };
+    });
+  }
+
+  terminate() {
+    this.ws.terminate();
+  }
+
+  close() {
+    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    const closed = new Promise((r) => this.ws.once('close', r));
+    this.ws.close();
+    return closed;
+  }
+}
+
+export function open(url) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { localAddress: nextAddress(), perMessageDeflate: false });
+    const peer = new Peer(ws);
+    ws.once('open', () => resolve(peer));
     ws.once('error', reject);
   });
 }
 
-// A reply that never comes is a failed pairing, not a hung bench.
-const REPLY_TIMEOUT_MS = 5000;
-
-export function next(ws) {
-  if (ws.inbox.length > 0) return Promise.resolve(ws.inbox.shift());
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      ws.waiter = null;
-      reject(new Error(`no reply (socket state ${ws.readyState})`));
-    }, REPLY_TIMEOUT_MS);
-    ws.waiter = (text) => {
-      clearTimeout(timer);
-      resolve(text);
-    };
-  });
+export function next(peer) {
+  return peer.next();
 }
 
 async function expectType(ws, type) {
@@ -62,12 +91,7 @@ async function expectType(ws, type) {
 }
 
 function closeBoth(a, b) {
-  const closed = (ws) =>
-    ws.readyState === WebSocket.CLOSED ? null : new Promise((r) => ws.once('close', r));
-  const waits = [closed(a), closed(b)];
-  a.close();
-  b.close();
-  return Promise.all(waits);
+  return Promise.all([a.close(), b.close()]);
 }
 
 /** `controllerUrl` may name another instance (scale-out). */
@@ -209,5 +233,21 @@ export async function holdSessions(url, sessions, concurrency = 100) {
   await Promise.all(Array.from({ length: concurrency }, worker));
   return async () => {
     await Promise.all(held.map(({ target, controller }) => closeBoth(target, controller)));
+  };
+}
+
+/** Opens `count` sockets that never send a frame (before listen/connect); returns a closer. */
+export async function holdSockets(url, count, concurrency = 100) {
+  const held = [];
+  let left = count;
+  async function worker() {
+    while (left > 0) {
+      left--;
+      held.push(await open(url));
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return async () => {
+    await Promise.all(held.map((peer) => peer.close()));
   };
 }

@@ -2,7 +2,8 @@ import type { Logger } from '../observe/logger.js';
 import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { trustsNoProxy } from '../config/trust-proxy.js';
-import { Client, type ClientHost, type Frame } from './client.js';
+import { Client, closeIdle, type ClientHost, type Frame, type IdleMark } from './client.js';
+import { ExpiryQueue } from './expiry.js';
 import { SYSTEM_CLOCK, type Clock, type Timer } from './clock.js';
 import type { Backends } from './backends.js';
 import { errorFrame } from '../protocol/errors.js';
@@ -49,6 +50,7 @@ export class Relay implements ClientHost {
   private readonly limits: ParseLimits;
   private readonly cluster: Cluster | undefined;
   private heartbeat: Timer | null = null;
+  readonly idle: ExpiryQueue<IdleMark> | null;
 
   readonly events: RelayEvents;
   /** What the transport's sockets are: given at construction, one object for all of them. */
@@ -66,6 +68,8 @@ export class Relay implements ClientHost {
     this.backends = backends;
     this.socketKind = parts.sockets;
     const clock = (this.clock = parts.clock ?? SYSTEM_CLOCK);
+    this.idle =
+      opts.idleTimeoutMs > 0 ? new ExpiryQueue(clock, 'idle', opts.idleTimeoutMs, closeIdle) : null;
     this.registry = new MemorySessionStore(opts.maxSessions);
     this.warnings = new MisconfigWarnings(log, events, {
       trustsProxy: !trustsNoProxy(opts.trustProxy),
@@ -172,10 +176,6 @@ export class Relay implements ClientHost {
 
   get maxBufferedBytes(): number {
     return this.opts.maxBufferedBytes;
-  }
-
-  get idleTimeoutMs(): number {
-    return this.opts.idleTimeoutMs;
   }
 
   /** A socket the transport accepted; its events go to the returned client. */
