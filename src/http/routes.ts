@@ -78,10 +78,18 @@ function ready(relay: Relay, duringStoreOutage: boolean): Reply {
   if (relay.draining) return reply(503, { status: 'draining' });
   const cluster = relay.clusterStatus;
   if (cluster === undefined) return reply(200, { status: 'ready' });
-  const body = { redis: cluster.store, instance: cluster.membership };
+  const body = {
+    redis: cluster.store,
+    instance: cluster.membership,
+    cluster: cluster.secret,
+  };
   if (cluster.store !== 'ok') {
     return reply(duringStoreOutage ? 200 : 503, { status: 'degraded', ...body });
   }
   if (cluster.membership !== 'ok') return reply(503, { status: 'degraded', ...body });
+  // Both sides of a mismatch see it, and neither knows which secret is wrong:
+  // a 503 would empty the load balancer of every replica. 200, said in the
+  // body, an error log and a metric; same-instance pairing still works.
+  if (cluster.secret !== 'ok') return reply(200, { status: 'degraded', ...body });
   return reply(200, { status: 'ready', ...body });
 }

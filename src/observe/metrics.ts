@@ -74,6 +74,14 @@ export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metri
       MEMBERSHIP_STATES,
       () => sources.cluster()?.membership,
     );
+    new client.Gauge({
+      name: 'pairing_relay_foreign_secrets',
+      help: 'Other RELAY_REDIS_SECRET values in live use on the same Redis and prefix (not 0: cross-instance pairings fail; give every replica one secret).',
+      registers,
+      collect() {
+        this.set(sources.cluster()?.foreignSecrets ?? 0);
+      },
+    });
   }
   const pairings = new client.Counter({
     name: 'pairing_relay_pairings_total',

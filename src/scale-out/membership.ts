@@ -1,6 +1,7 @@
 import type { Logger } from '../observe/logger.js';
 import type { ClusterStatus, StoreState } from '../observe/cluster-status.js';
 import type { Bus } from './bus.js';
+import { SecretCheck } from './secret-check.js';
 import type { SharedStore } from './shared-store.js';
 
 /** A part of the cluster that holds work shared with other instances. */
@@ -52,6 +53,7 @@ export class Membership {
   private ticking = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly intervalMs: number;
+  private readonly secretCheck: SecretCheck;
 
   constructor(
     private readonly redis: SharedStore,
@@ -63,6 +65,7 @@ export class Membership {
   ) {
     // A dead peer is noticed within peerTimeout + one interval.
     this.intervalMs = Math.max(100, Math.min(500, Math.floor(opts.peerTimeoutMs / 6)));
+    this.secretCheck = new SecretCheck(redis, log);
   }
 
   status(): ClusterStatus {
@@ -73,6 +76,8 @@ export class Membership {
       // A dropped connection is known at once; a silent one shows at the next probe.
       store: connected ? this.store : 'unreachable',
       membership: !confirmed ? 'unsubscribed' : !this.reclaimed ? 'reclaiming' : 'ok',
+      secret: this.secretCheck.foreignSecrets > 0 ? 'secret_mismatch' : 'ok',
+      foreignSecrets: this.secretCheck.foreignSecrets,
     };
   }
 
@@ -159,6 +164,7 @@ export class Membership {
     try {
       if (!(await this.probe())) return;
       this.checkChannel();
+      await this.secretCheck.maybeCheck().catch(() => undefined);
       if (!this.reclaimed) await this.reclaim();
       await this.checkPeers();
     } finally {

@@ -19,7 +19,14 @@ export interface SharedStore {
   channel(instanceId: string): string;
   /** The key that says an instance is alive (refreshed on a timer, short TTL). */
   presenceKey(instanceId: string): string;
+  /** This secret's fingerprint: an HMAC of a fixed label, comparable without the secret. */
+  readonly fingerprint: string;
+  /** The hash of every secret's fingerprint in use under this prefix (secret-check.ts). */
+  fingerprintsKey(): string;
 }
+
+// Not a code or jti (they hold no '/'), so never the HMAC of a key.
+const FINGERPRINT_LABEL = 'pairing-relay/secret-check/v1';
 
 const KEY_PREFIX = 'pr:';
 
@@ -74,6 +81,10 @@ export function createSharedStore(
     },
     presenceKey(id) {
       return `${KEY_PREFIX}alive:${id}`;
+    },
+    fingerprint: createHmac('sha256', secret).update(FINGERPRINT_LABEL).digest('base64url'),
+    fingerprintsKey() {
+      return `${KEY_PREFIX}secrets`;
     },
   };
 }
