@@ -51,7 +51,9 @@ describe('configuration table', () => {
   it('docs/configuration.md documents every flag, variable and default', () => {
     const page = read('docs/configuration.md');
     for (const s of SETTINGS) {
-      const row = page.split('\n').find((line) => line.includes(`\`${s.flag}\``));
+      const row = page
+        .split('\n')
+        .find((line) => line.startsWith('|') && line.includes(`| \`${s.env}\``));
       expect(row, `${s.flag} missing from docs/configuration.md`).toBeDefined();
       expect(row).toContain(`\`${s.env}\``);
       expect(row).toContain(`\`${defaultText(s)}\``);
@@ -73,7 +75,7 @@ describe('configuration table', () => {
     }
     expect(rows).toEqual(
       SETTINGS.map((s) => [
-        `\`${s.flag}\``,
+        s.secret ? `none: \`${s.fileEnv}\` for a file` : `\`${s.flag}\``,
         `\`${s.env}\``,
         `\`${defaultText(s)}\``,
         s.description,

@@ -1,4 +1,7 @@
 // Transport-independent: CLI argument parsing, in this process; no socket.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, describeOptionError, parseCli } from '../src/config/cli-options.js';
 import { isOptionError, resolveOptions } from '../src/config/options.js';
@@ -91,11 +94,42 @@ describe('parseCli', () => {
     expect(run(['--ready-during-redis-outage'])['readyDuringRedisOutage']).toBe(true);
   });
 
-  it('an empty --redis-url turns scale-out off over REDIS_URL; an empty variable is unset', () => {
-    const options = run(['--redis-url', ''], { REDIS_URL: 'redis://r:6379' });
-    expect(options).toEqual({ redisUrl: '' });
-    expect(() => resolveOptions(options)).not.toThrow();
+  it('secrets have no flag; an empty variable is unset', () => {
+    expect(() => run(['--redis-url', 'redis://r:6379'])).toThrow(/redis-url/);
+    expect(() => run(['--redis-secret', 'x'.repeat(20)])).toThrow(/redis-secret/);
     expect(run([], { REDIS_URL: ' ', RELAY_REDIS_SECRET: '' })).toEqual({});
+  });
+
+  it('a secret from <VARIABLE>_FILE; both ways set is an error naming both', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-secret-'));
+    try {
+      const file = join(dir, 'secret');
+      writeFileSync(file, 'from-a-file-0123456789\n');
+      const urlFile = join(dir, 'url');
+      writeFileSync(urlFile, 'redis://:pw@r:6379');
+      expect(run([], { RELAY_REDIS_SECRET_FILE: file, REDIS_URL_FILE: urlFile })).toEqual({
+        redisSecret: 'from-a-file-0123456789',
+        redisUrl: 'redis://:pw@r:6379',
+      });
+      const both = configError(() =>
+        run([], { RELAY_REDIS_SECRET: 'direct-0123456789ab', RELAY_REDIS_SECRET_FILE: file }),
+      );
+      expect(both.message).toContain('RELAY_REDIS_SECRET and RELAY_REDIS_SECRET_FILE');
+      expect(both.message).not.toContain('direct-0123456789ab');
+      const missing = configError(() => run([], { REDIS_URL_FILE: join(dir, 'absent') }));
+      expect(missing.message).toMatch(/^REDIS_URL_FILE: cannot read the file it names \(ENOENT\)/);
+      writeFileSync(file, '\n');
+      expect(configError(() => run([], { RELAY_REDIS_SECRET_FILE: file })).message).toMatch(
+        /^RELAY_REDIS_SECRET_FILE names an empty file/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--redis-prefix takes no braces (they would move the hash tag)', () => {
+    expect(run(['--redis-prefix', 'a:'])).toEqual({ redisPrefix: 'a:' });
+    expect(() => resolveOptions({ redisPrefix: '{a}:' })).toThrow(/redisPrefix.*\{/);
   });
 
   it('a cross-field error from the library names flag and variable', () => {
@@ -107,7 +141,7 @@ describe('parseCli', () => {
       err = e;
     }
     if (!isOptionError(err)) throw new Error('expected an option error');
-    expect(describeOptionError(err)).toMatch(/^--redis-secret \/ RELAY_REDIS_SECRET /);
+    expect(describeOptionError(err)).toMatch(/^RELAY_REDIS_SECRET \(or RELAY_REDIS_SECRET_FILE\) /);
   });
 
   it('help and version', () => {

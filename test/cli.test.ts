@@ -137,7 +137,8 @@ describe.skipIf(!transport.has('cli'))('CLI: help, version, config errors (needs
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
     for (const setting of SETTINGS) {
-      expect(result.stdout).toContain(setting.flag);
+      // A secret has no flag: its file variable stands in its place.
+      expect(result.stdout).toContain(setting.secret ? (setting.fileEnv as string) : setting.flag);
       expect(result.stdout).toContain(setting.env);
     }
     expect(result.stdout).toContain('--help');
@@ -172,7 +173,7 @@ describe.skipIf(!transport.has('cli'))('CLI: help, version, config errors (needs
       'REDIS_URL without a secret',
       ['--port', '0', '--host', '127.0.0.1'],
       { REDIS_URL: 'redis://127.0.0.1:1' },
-      '--redis-secret / RELAY_REDIS_SECRET',
+      'RELAY_REDIS_SECRET (or RELAY_REDIS_SECRET_FILE)',
     ],
   ];
   it.each(bad)('%s: exit 2, stderr names the culprit', async (_name, args, env, culprit) => {

@@ -44,11 +44,13 @@ describeRedis('one RELAY_REDIS_SECRET per Redis and prefix, checked', () => {
 
   it('two secrets on one Redis: both report secret_mismatch within 10 s; one secret: ok', async () => {
     // db 0: two secrets; db 1: one secret twice, the control.
-    const [a, b, c, d] = await Promise.all([
+    // e: the second secret again, under another prefix: not compared.
+    const [a, b, c, d, e] = await Promise.all([
       start({ REDIS_URL: redis.url, RELAY_REDIS_SECRET: ONE }),
       start({ REDIS_URL: redis.url, RELAY_REDIS_SECRET: TWO }),
       start({ REDIS_URL: `${redis.url}/1`, RELAY_REDIS_SECRET: ONE }),
       start({ REDIS_URL: `${redis.url}/1`, RELAY_REDIS_SECRET: ONE }),
+      start({ REDIS_URL: redis.url, RELAY_REDIS_SECRET: TWO, RELAY_REDIS_PREFIX: 'other:' }),
     ]);
     const started = Date.now();
     for (const relay of [a, b]) {
@@ -71,7 +73,7 @@ describeRedis('one RELAY_REDIS_SECRET per Redis and prefix, checked', () => {
       expect(relay.logs()).not.toContain(ONE);
       expect(relay.logs()).not.toContain(TWO);
     }
-    for (const relay of [c, d]) {
+    for (const relay of [c, d, e]) {
       expect(await relay.ready()).toEqual({
         status: 200,
         body: { status: 'ready', redis: 'ok', instance: 'ok', cluster: 'ok' },

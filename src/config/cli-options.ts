@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   DEFAULTS,
@@ -37,6 +38,8 @@ export function parseCli(
     version: { type: 'boolean', short: 'v' },
   };
   for (const setting of SETTINGS) {
+    // argv shows in `ps`: secrets come from the environment or a file only.
+    if (setting.secret) continue;
     const name = setting.flag.slice(2);
     config[name] = { type: setting.kind === 'bool' ? 'boolean' : 'string' };
     // parseArgs has no negation; --no-<flag> lets a flag turn off what a variable turned on.
@@ -60,6 +63,11 @@ export function parseCli(
 
   const options: Record<string, unknown> = {};
   for (const setting of SETTINGS) {
+    if (setting.secret) {
+      const value = secretValue(setting, env);
+      if (value !== undefined) options[setting.key] = typed(setting, value.raw, value.source);
+      continue;
+    }
     const name = setting.flag.slice(2);
     if (values[name] === true && values[`no-${name}`] === true) {
       throw new ConfigError(`${setting.flag} and --no-${name} contradict each other`, setting.key);
@@ -73,6 +81,44 @@ export function parseCli(
     }
   }
   return { kind: 'run', options: options as RelayOptions };
+}
+
+/**
+ * A secret from its variable or from the file `<VARIABLE>_FILE` names (one
+ * trailing newline dropped, as editors and `echo` leave one). Both set is a
+ * mistake: which one would win is a guess. Messages never quote the value.
+ */
+export function secretValue(
+  setting: Setting,
+  env: Readonly<Record<string, string | undefined>>,
+): { raw: string; source: string } | undefined {
+  const direct = env[setting.env];
+  const file = setting.fileEnv === undefined ? undefined : env[setting.fileEnv];
+  const hasDirect = direct !== undefined && direct.trim() !== '';
+  const hasFile = file !== undefined && file.trim() !== '';
+  if (hasDirect && hasFile) {
+    throw new ConfigError(
+      `${setting.env} and ${setting.fileEnv} are both set: set one of them`,
+      setting.key,
+    );
+  }
+  if (hasDirect) return { raw: direct.trim(), source: setting.env };
+  if (!hasFile || setting.fileEnv === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file.trim(), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(
+      `${setting.fileEnv}: cannot read the file it names (${code})`,
+      setting.key,
+    );
+  }
+  const raw = text.replace(/\r?\n$/, '');
+  if (raw.trim() === '') {
+    throw new ConfigError(`${setting.fileEnv} names an empty file`, setting.key);
+  }
+  return { raw: raw.trim(), source: setting.fileEnv };
 }
 
 /** Text to a typed value, then the library's own check, so the CLI accepts exactly what the API does. */
@@ -114,12 +160,18 @@ function fromText(setting: Setting, raw: string | boolean, source: string): unkn
 /** Names what the user can change, flag and variable, for an error from `createRelayServer()`. */
 export function describeOptionError(err: OptionError): string {
   const setting = SETTINGS.find((s) => s.key === err.option);
-  return setting === undefined ? err.message : `${setting.flag} / ${setting.env} ${err.problem}`;
+  if (setting === undefined) return err.message;
+  if (setting.secret) return `${setting.env} (or ${setting.fileEnv}) ${err.problem}`;
+  return `${setting.flag} / ${setting.env} ${err.problem}`;
 }
 
 export function helpText(version: string): string {
   const rows = SETTINGS.map((s) => {
-    const flag = s.kind === 'bool' ? `${s.flag}, --no-${s.flag.slice(2)}` : `${s.flag} <value>`;
+    const flag = s.secret
+      ? `(no flag: ${s.fileEnv} for a file)`
+      : s.kind === 'bool'
+        ? `${s.flag}, --no-${s.flag.slice(2)}`
+        : `${s.flag} <value>`;
     const def = defaultText(s);
     return `  ${flag.padEnd(36)} ${s.env}\n      ${s.description} (default: ${def})`;
   });
@@ -132,6 +184,7 @@ export function helpText(version: string): string {
     '         pairing, idle cuts, client addresses (pairing-relay check --help)',
     '',
     'Every option can also be set by the environment variable shown; a flag wins.',
+    'Secrets have no flag (argv shows in ps): set the variable, or <VARIABLE>_FILE to a file.',
     '',
     ...rows,
     '  -h, --help                           show this help',

@@ -40,6 +40,11 @@ interface SpecCommon {
   description: string;
   /** What `--help` and docs/configuration.md show as the default, when the value itself would mislead. */
   shownDefault?: string;
+  /**
+   * A secret: no command-line flag (argv shows in `ps`), only the variable or
+   * `<VARIABLE>_FILE`, a file holding the value (a mounted Kubernetes Secret).
+   */
+  secret?: boolean;
 }
 
 /** One row of {@link SETTINGS_TABLE}; `kind` decides the value's type and its checks. */
@@ -304,6 +309,7 @@ export const SETTINGS_TABLE = {
     env: 'REDIS_URL',
     emptyMeansOff: true,
     shownDefault: 'off',
+    secret: true,
     description: 'scale-out: redis:// or rediss:// URL shared by every replica (off = in-memory)',
   },
   redisSecret: {
@@ -311,8 +317,16 @@ export const SETTINGS_TABLE = {
     default: '',
     env: 'RELAY_REDIS_SECRET',
     emptyMeansOff: true,
+    secret: true,
     description:
-      'scale-out: secret (16+ chars, the same on every replica) that keys codes and jtis in Redis by HMAC',
+      'scale-out: secret (16+ chars, generated once, the same on every replica) that keys codes and jtis in Redis by HMAC',
+  },
+  redisPrefix: {
+    kind: 'string',
+    default: 'pr:',
+    env: 'RELAY_REDIS_PREFIX',
+    description:
+      'scale-out: prefix of every Redis key and channel, so relays can share one Redis (no { or })',
   },
   redisTimeoutMs: {
     kind: 'int',
@@ -407,6 +421,10 @@ export interface Setting {
   /** '' is accepted and means the feature is off. */
   emptyMeansOff: boolean;
   shownDefault?: string;
+  /** No flag: the variable, or the file named by `fileEnv`. */
+  secret: boolean;
+  /** `<env>_FILE` for a secret. */
+  fileEnv?: string;
 }
 
 const TUNABLE_KEYS = Object.keys(SETTINGS_TABLE) as TunableKey[];
@@ -422,7 +440,9 @@ export const SETTINGS: readonly Setting[] = Object.freeze(
       description: spec.description,
       default: spec.default,
       emptyMeansOff: spec.kind === 'string' && spec.emptyMeansOff === true,
+      secret: spec.secret === true,
     };
+    if (spec.secret === true) setting.fileEnv = `${spec.env}_FILE`;
     if (spec.kind === 'int') {
       setting.min = spec.min;
       setting.max = spec.max;
@@ -584,6 +604,11 @@ export function resolveOptions(options: RelayOptions = {}): ResolvedOptions {
 }
 
 function checkScaleOut(o: Tunables): void {
+  // Redis Cluster hashes only what is inside the first {...} of a key: a brace
+  // in the prefix would move every key's hash tag.
+  if (/[{}]/.test(o.redisPrefix)) {
+    throw new OptionTypeError('redisPrefix', 'may not contain { or } (it would move the hash tag)');
+  }
   if (o.redisUrl === '') return;
   if (!/^rediss?:\/\//.test(o.redisUrl)) {
     throw new OptionTypeError('redisUrl', 'must start with redis:// or rediss://');

@@ -21,7 +21,7 @@ export function redisBudget(
     storeClient: store.command,
     points,
     duration,
-    keyPrefix: `pr:rl:${name}`,
+    keyPrefix: `${store.prefix}rl:${name}`,
     rejectIfRedisNotReady: true,
     insuranceLimiter: insurance,
   });

@@ -14,6 +14,8 @@ export interface SharedStore {
   readonly command: Redis;
   readonly subscriber: Redis;
   readonly instanceId: string;
+  /** What every key and channel starts with (`--redis-prefix`). */
+  readonly prefix: string;
   /** `pr:<kind>:<HMAC(value)>` */
   key(kind: string, value: string): string;
   channel(instanceId: string): string;
@@ -28,11 +30,10 @@ export interface SharedStore {
 // Not a code or jti (they hold no '/'), so never the HMAC of a key.
 const FINGERPRINT_LABEL = 'pairing-relay/secret-check/v1';
 
-const KEY_PREFIX = 'pr:';
-
 export function createSharedStore(
   url: string,
   secret: string,
+  prefix: string,
   timeoutMs: number,
   log: Logger,
 ): SharedStore {
@@ -73,18 +74,19 @@ export function createSharedStore(
     command,
     subscriber,
     instanceId,
+    prefix,
     key(kind, value) {
-      return `${KEY_PREFIX}${kind}:${createHmac('sha256', secret).update(value).digest('base64url')}`;
+      return `${prefix}${kind}:${createHmac('sha256', secret).update(value).digest('base64url')}`;
     },
     channel(id) {
-      return `${KEY_PREFIX}instance:${id}`;
+      return `${prefix}instance:${id}`;
     },
     presenceKey(id) {
-      return `${KEY_PREFIX}alive:${id}`;
+      return `${prefix}alive:${id}`;
     },
     fingerprint: createHmac('sha256', secret).update(FINGERPRINT_LABEL).digest('base64url'),
     fingerprintsKey() {
-      return `${KEY_PREFIX}secrets`;
+      return `${prefix}secrets`;
     },
   };
 }

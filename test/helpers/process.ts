@@ -25,7 +25,10 @@ export function killChildren(): void {
 /** The test runner's environment minus every relay setting, plus `env`: for spawned relays. */
 export function relayChildEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...process.env };
-  for (const setting of SETTINGS) delete out[setting.env];
+  for (const setting of SETTINGS) {
+    delete out[setting.env];
+    if (setting.fileEnv !== undefined) delete out[setting.fileEnv];
+  }
   return { ...out, ...env };
 }
 
