@@ -37,8 +37,10 @@ export function createSharedStore(
   timeoutMs: number,
   log: Logger,
 ): SharedStore {
-  const options: RedisOptions = {
+  const options: RedisOptions & { replyMapping: 'legacy' } = {
     lazyConnect: true,
+    // RESP2 shapes for replies (ioredis 6's default, stated: its types need it said).
+    replyMapping: 'legacy',
     // Fail fast while disconnected instead of queueing: callers fall back.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
