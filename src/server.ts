@@ -7,6 +7,7 @@ import {
 } from './admission/access-gate.js';
 import {
   resolveOptions,
+  scaleOutConfigured,
   type Logger,
   type RelayOptions,
   type ResolvedOptions,
@@ -85,7 +86,7 @@ const CLOSE_GRACE_MS = 2_000;
 export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams = {}): RelayServer {
   const opts = resolveOptions(options);
   const trust = compileTrust(opts.trustProxy);
-  const scaleOut = opts.redisUrl !== '';
+  const scaleOut = scaleOutConfigured(opts);
   // Reads a tokens file now: a bad one is a configuration error, like a bad option.
   const tokens = loadAccessTokens(opts.accessTokens, opts.accessTokensFile);
   let running: Running | undefined;
@@ -223,10 +224,9 @@ async function assemble(
 ): Promise<Running> {
   const log = opts.logger ?? (await createLogger(opts.logLevel, opts.logFormat));
   const access = createAccessGate(tokens, log);
-  const backends =
-    opts.redisUrl === ''
-      ? memoryBackends(opts)
-      : (await import('./scale-out/index.js')).sharedBackends(opts, log);
+  const backends = !scaleOutConfigured(opts)
+    ? memoryBackends(opts)
+    : (await import('./scale-out/index.js')).sharedBackends(opts, log);
   let relay: Relay | undefined;
   const metrics: Metrics | undefined = opts.metrics
     ? (await import('./observe/metrics.js')).createMetrics(
@@ -236,7 +236,7 @@ async function assemble(
           bootstrapInFlight: () => relay?.bootstrapInFlight ?? 0,
           cluster: () => relay?.clusterStatus,
         },
-        opts.redisUrl !== '',
+        scaleOutConfigured(opts),
       )
     : undefined;
   const factory = transportFor(opts);

@@ -127,6 +127,54 @@ describe('parseCli', () => {
     }
   });
 
+  it('one Redis topology: two set is an error naming both; node lists are checked', () => {
+    const both = {
+      REDIS_URL: 'redis://r:6379',
+      REDIS_CLUSTER_NODES: 'a:7000',
+      RELAY_REDIS_SECRET: 'x'.repeat(20),
+    };
+    let err: unknown;
+    try {
+      resolveOptions(run([], both));
+    } catch (e) {
+      err = e;
+    }
+    if (!isOptionError(err)) throw new Error('expected an option error');
+    const message = describeOptionError(err);
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain('REDIS_CLUSTER_NODES');
+    expect(() => resolveOptions({ redisSentinels: 'a:1', redisClusterNodes: 'b:2' })).toThrow(
+      /redisClusterNodes.*REDIS_SENTINELS/,
+    );
+    expect(() =>
+      resolveOptions({ redisClusterNodes: 'nohost', redisSecret: 'x'.repeat(20) }),
+    ).toThrow(/host:port/);
+    expect(
+      resolveOptions({
+        redisClusterNodes: 'a:7000, rediss://b:7001,[::1]:7002',
+        redisSecret: 'x'.repeat(20),
+      }).redisClusterNodes,
+    ).toContain('a:7000');
+    expect(() => resolveOptions({ redisSentinels: 'a:26379' })).toThrow(/redisSecret/);
+  });
+
+  it('a password in REDIS_URL and REDIS_PASSWORD too is an error naming both, quoting neither', () => {
+    let err: unknown;
+    try {
+      resolveOptions({
+        redisUrl: 'redis://:hunter2-in-url@r:6379',
+        redisPassword: 'hunter2-in-var',
+        redisSecret: 'x'.repeat(20),
+      });
+    } catch (e) {
+      err = e;
+    }
+    if (!isOptionError(err)) throw new Error('expected an option error');
+    const message = describeOptionError(err);
+    expect(message).toMatch(/^REDIS_PASSWORD \(or REDIS_PASSWORD_FILE\) .*REDIS_URL/);
+    expect(message).not.toContain('hunter2');
+  });
+
   it('--redis-prefix takes no braces (they would move the hash tag)', () => {
     expect(run(['--redis-prefix', 'a:'])).toEqual({ redisPrefix: 'a:' });
     expect(() => resolveOptions({ redisPrefix: '{a}:' })).toThrow(/redisPrefix.*\{/);

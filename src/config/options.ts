@@ -328,6 +328,103 @@ export const SETTINGS_TABLE = {
     description:
       'scale-out: prefix of every Redis key and channel, so relays can share one Redis (no { or })',
   },
+  redisClusterNodes: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_CLUSTER_NODES',
+    emptyMeansOff: true,
+    shownDefault: 'off',
+    description:
+      'scale-out on Redis Cluster: comma list of seed nodes, host:port or redis[s]:// URLs (instead of REDIS_URL)',
+  },
+  redisSentinels: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_SENTINELS',
+    emptyMeansOff: true,
+    shownDefault: 'off',
+    description:
+      'scale-out behind Redis Sentinel: comma list of sentinels, host:port (instead of REDIS_URL)',
+  },
+  redisSentinelMaster: {
+    kind: 'string',
+    default: 'mymaster',
+    env: 'REDIS_SENTINEL_MASTER',
+    description: 'scale-out: the master name the sentinels watch',
+  },
+  redisUsername: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_USERNAME',
+    emptyMeansOff: true,
+    shownDefault: 'none',
+    description: 'scale-out: ACL user for the Redis nodes (or in REDIS_URL)',
+  },
+  redisPassword: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_PASSWORD',
+    emptyMeansOff: true,
+    secret: true,
+    description: 'scale-out: password for the Redis nodes (or in REDIS_URL, not both)',
+  },
+  redisSentinelUsername: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_SENTINEL_USERNAME',
+    emptyMeansOff: true,
+    shownDefault: 'none',
+    description: 'scale-out: ACL user for the sentinels',
+  },
+  redisSentinelPassword: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_SENTINEL_PASSWORD',
+    emptyMeansOff: true,
+    secret: true,
+    description: 'scale-out: password for the sentinels',
+  },
+  redisTls: {
+    kind: 'bool',
+    default: false,
+    env: 'REDIS_TLS',
+    description:
+      'scale-out: TLS to the host:port nodes of REDIS_CLUSTER_NODES and to the sentinels and their Redis (REDIS_URL: use rediss://)',
+  },
+  redisTlsCaFile: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_TLS_CA_FILE',
+    emptyMeansOff: true,
+    shownDefault: 'system CAs',
+    description: 'scale-out: PEM file of the CA(s) that signed the Redis certificates',
+  },
+  redisTlsCertFile: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_TLS_CERT_FILE',
+    emptyMeansOff: true,
+    shownDefault: 'none',
+    description:
+      'scale-out: PEM client certificate, for Redis with tls-auth-clients (with REDIS_TLS_KEY_FILE)',
+  },
+  redisTlsKeyFile: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_TLS_KEY_FILE',
+    emptyMeansOff: true,
+    shownDefault: 'none',
+    description: 'scale-out: PEM private key of REDIS_TLS_CERT_FILE',
+  },
+  redisTlsServername: {
+    kind: 'string',
+    default: '',
+    env: 'REDIS_TLS_SERVERNAME',
+    emptyMeansOff: true,
+    shownDefault: 'the host name',
+    description:
+      'scale-out: name to check the Redis certificate against (SNI), when not the host name',
+  },
   redisTimeoutMs: {
     kind: 'int',
     default: 1_000,
@@ -603,16 +700,77 @@ export function resolveOptions(options: RelayOptions = {}): ResolvedOptions {
   };
 }
 
+/** Whether any Redis topology is configured (scale-out on). */
+export function scaleOutConfigured(o: Tunables): boolean {
+  return o.redisUrl !== '' || o.redisClusterNodes !== '' || o.redisSentinels !== '';
+}
+
+const TOPOLOGIES = [
+  ['redisUrl', 'REDIS_URL'],
+  ['redisClusterNodes', 'REDIS_CLUSTER_NODES'],
+  ['redisSentinels', 'REDIS_SENTINELS'],
+] as const;
+
+/** `host:port` or, for the cluster's seeds, a redis[s]:// URL. */
+function checkNodeList(key: 'redisClusterNodes' | 'redisSentinels', list: string): void {
+  const entries = list.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    if (key === 'redisClusterNodes' && /^rediss?:\/\//.test(entry)) continue;
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s/\[\]]+):([0-9]{1,5})$/.exec(entry);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65_535) {
+      throw new OptionTypeError(
+        key,
+        `must be a comma list of host:port${key === 'redisClusterNodes' ? ' or redis[s]:// URLs' : ''} (an entry is not)`,
+      );
+    }
+  }
+}
+
+function urlPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
+}
+
 function checkScaleOut(o: Tunables): void {
   // Redis Cluster hashes only what is inside the first {...} of a key: a brace
   // in the prefix would move every key's hash tag.
   if (/[{}]/.test(o.redisPrefix)) {
     throw new OptionTypeError('redisPrefix', 'may not contain { or } (it would move the hash tag)');
   }
-  if (o.redisUrl === '') return;
+  const chosen = TOPOLOGIES.filter(([key]) => o[key] !== '');
+  if (chosen.length > 1) {
+    const [first, ...others] = chosen as unknown as Array<(typeof TOPOLOGIES)[number]>;
+    throw new OptionTypeError(
+      first![0],
+      `and ${others.map(([key, env]) => `${env} (${key})`).join(' and ')} are both set: choose one Redis topology`,
+    );
+  }
+  if (o.redisClusterNodes !== '') checkNodeList('redisClusterNodes', o.redisClusterNodes);
+  if (o.redisSentinels !== '') checkNodeList('redisSentinels', o.redisSentinels);
+  if (o.redisPassword !== '' && urlPassword(o.redisUrl)) {
+    throw new OptionTypeError(
+      'redisPassword',
+      'is set and REDIS_URL (redisUrl) holds a password too: set it one way',
+    );
+  }
+  if ((o.redisTlsCertFile === '') !== (o.redisTlsKeyFile === '')) {
+    throw new OptionTypeError(
+      o.redisTlsCertFile === '' ? 'redisTlsCertFile' : 'redisTlsKeyFile',
+      'goes with REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE: set both or neither',
+    );
+  }
+  if (!scaleOutConfigured(o)) return;
+  if (o.redisUrl === '') return checkSecret(o);
   if (!/^rediss?:\/\//.test(o.redisUrl)) {
     throw new OptionTypeError('redisUrl', 'must start with redis:// or rediss://');
   }
+  checkSecret(o);
+}
+
+function checkSecret(o: Tunables): void {
   if (o.redisSecret.length < 16) {
     throw new OptionTypeError(
       'redisSecret',

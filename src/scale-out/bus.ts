@@ -13,7 +13,7 @@ export interface Bus {
 export function redisBus(store: SharedStore): Bus {
   const self = store.instanceId;
   const send = (to: string, body: WireBody): Promise<number> =>
-    store.command.publish(store.channel(to), encodeWire(self, body));
+    store.publish(store.channel(to), encodeWire(self, body));
   return {
     self,
     send,

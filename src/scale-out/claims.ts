@@ -1,11 +1,13 @@
 import type { SharedStore } from './shared-store.js';
 
-// Claims a key for this instance: free, already ours, or held by an instance
-// whose presence key is gone (dead: its claims must not block the code).
+// Claims a key for this instance: free, already ours, or held by ARGV[3], an
+// instance the caller found dead. Otherwise answers the holder. Only KEYS[1]
+// is touched: in Cluster mode a script may not reach keys of other slots, so
+// the holder's presence is read by the caller, in a call of its own.
 const CLAIM = `local v = redis.call('get', KEYS[1])
-if v == false or v == ARGV[1] or redis.call('exists', ARGV[3] .. v) == 0 then
+if v == false or v == ARGV[1] or v == ARGV[3] then
   redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-return 0`;
+return v`;
 
 const COMPARE_AND_DELETE =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -24,8 +26,18 @@ export class Claims {
   async claim(key: string, ttlMs: number): Promise<boolean> {
     const { command, instanceId } = this.store;
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    const won =
-      (await command.eval(CLAIM, 1, key, instanceId, ttl, this.store.presenceKey(''))) === 1;
+    const attempt = async (): Promise<boolean> => {
+      let answer = await command.eval(CLAIM, 1, key, instanceId, ttl, '');
+      // Held by another instance: a dead one's claim must not block the code.
+      if (
+        typeof answer === 'string' &&
+        (await command.exists(this.store.presenceKey(answer))) === 0
+      ) {
+        answer = await command.eval(CLAIM, 1, key, instanceId, ttl, answer);
+      }
+      return answer === 1;
+    };
+    const won = await this.store.bounded(attempt());
     // A release still owed for this key must not delete the claim just taken back.
     if (won) this.unreleased.delete(key);
     return won;

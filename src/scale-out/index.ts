@@ -13,13 +13,7 @@ import { createSharedStore } from './shared-store.js';
  * owns the connections' lifecycle.
  */
 export function sharedBackends(opts: ResolvedOptions, log: Logger): Backends {
-  const store = createSharedStore(
-    opts.redisUrl,
-    opts.redisSecret,
-    opts.redisPrefix,
-    opts.redisTimeoutMs,
-    log,
-  );
+  const store = createSharedStore(opts, opts.redisSecret, opts.redisPrefix, log);
   const window = opts.failedAttemptWindowMs;
   return {
     addressBudget: redisBudget(store, 'addr', opts.failedAttemptsPerIp, window, false),

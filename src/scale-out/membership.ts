@@ -40,6 +40,7 @@ const MISSED_PINGS = 3;
 export class Membership {
   private store: StoreState = 'unreachable';
   private subscribed = false;
+  private everSubscribed = false;
   /** When the SUBSCRIBE still unanswered was sent (0: none in flight). */
   private subscribing = 0;
   private pingSent = 0;
@@ -84,7 +85,7 @@ export class Membership {
   /** Connects; resolves once fully in the cluster, or after `waitMs` (then keeps trying). */
   async start(waitMs: number): Promise<void> {
     const { command, subscriber } = this.redis;
-    subscriber.on('message', (_channel: string, text: string) => this.onMessage(text));
+    this.redis.onMessage((text) => this.onMessage(text));
     // Whatever the boot order or the outage, every connect subscribes afresh.
     subscriber.on('ready', () => this.subscribe());
     subscriber.on('close', () => {
@@ -130,13 +131,18 @@ export class Membership {
   }
 
   private subscribe(): void {
-    const { subscriber } = this.redis;
     const sent = Date.now();
     this.subscribing = sent;
-    subscriber.subscribe(this.redis.channel(this.bus.self)).then(
+    this.redis.subscribe(this.redis.channel(this.bus.self)).then(
       () => {
         if (this.subscribing === sent) this.subscribing = 0;
         this.subscribed = true;
+        // Pub/sub keeps nothing for a subscriber that was away (a failover, a
+        // slot move, a reconnect): what other instances sent meanwhile is
+        // lost, so the sessions shared with them end now rather than hang.
+        if (this.everSubscribed)
+          this.endShared('resubscribed: sessions shared with other instances end');
+        this.everSubscribed = true;
         this.ping();
       },
       (err: Error) => {
@@ -145,6 +151,17 @@ export class Membership {
         this.log.debug({ err: err.message }, 'subscribe failed');
       },
     );
+  }
+
+  private endShared(why: string): void {
+    let ended = 0;
+    for (const part of this.parts) {
+      for (const id of part.instances()) {
+        part.instanceDead(id);
+        ended++;
+      }
+    }
+    if (ended > 0) this.log.warn(why);
   }
 
   private ping(): void {
@@ -185,8 +202,7 @@ export class Membership {
         // write our claims back once we are heard again.
         this.lapsed = true;
         this.reclaimed = false;
-        this.log.warn('presence lapsed: sessions shared with other instances end');
-        for (const part of this.parts) for (const id of part.instances()) part.instanceDead(id);
+        this.endShared('presence lapsed: sessions shared with other instances end');
       }
       return false;
     }
@@ -241,14 +257,16 @@ export class Membership {
     ids.delete(this.bus.self);
     if (ids.size === 0) return;
     const list = [...ids];
-    let present: Array<string | null>;
+    let present: number[];
     try {
-      present = await this.redis.command.mget(list.map((id) => this.redis.presenceKey(id)));
+      // One key per call: presence keys sit in their instances' own slots.
+      const { command } = this.redis;
+      present = await Promise.all(list.map((id) => command.exists(this.redis.presenceKey(id))));
     } catch {
       return;
     }
     list.forEach((id, i) => {
-      if (present[i] !== null) return;
+      if (present[i] !== 0) return;
       this.log.warn('an instance sharing sessions with this one is gone');
       for (const part of this.parts) part.instanceDead(id);
     });

@@ -11,7 +11,8 @@ export function redisLedger(store: SharedStore, ttlMs: number, local: JtiLedger)
     async isUsed(jti) {
       try {
         return (
-          (await store.command.exists(store.key('jti', jti))) === 1 || (await local.isUsed(jti))
+          (await store.bounded(store.command.exists(store.key('jti', jti)))) === 1 ||
+          (await local.isUsed(jti))
         );
       } catch {
         return local.isUsed(jti);
@@ -21,7 +22,9 @@ export function redisLedger(store: SharedStore, ttlMs: number, local: JtiLedger)
       const mine = await local.consume(jti);
       if (mine !== 'ok') return mine;
       try {
-        const set = await store.command.set(store.key('jti', jti), '1', 'PX', ttlMs, 'NX');
+        const set = await store.bounded(
+          store.command.set(store.key('jti', jti), '1', 'PX', ttlMs, 'NX'),
+        );
         return set === 'OK' ? 'ok' : 'used';
       } catch {
         return 'ok';

@@ -77,7 +77,7 @@ export class RemoteBootstrap implements BootstrapRemote {
 
   async locateWatcher(jti: string): Promise<string | undefined> {
     try {
-      const owner = await this.store.command.get(this.store.key('watch', jti));
+      const owner = await this.store.bounded(this.store.command.get(this.store.key('watch', jti)));
       return owner === null || owner === this.bus.self ? undefined : owner;
     } catch {
       return undefined;

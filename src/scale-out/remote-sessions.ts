@@ -82,7 +82,7 @@ export class RemoteSessions implements Rendezvous, PeerLink {
     const key = this.store.key('rv', code);
     let owner: string | null;
     try {
-      owner = await this.store.command.get(key);
+      owner = await this.store.bounded(this.store.command.get(key));
     } catch {
       return 'unavailable';
     }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { openConnections, type Client, type Connections, type NodeOptions } from './connections.js';
 import type { Logger } from '../observe/logger.js';
 import { linkId } from './link-id.js';
 
@@ -11,12 +11,27 @@ import { linkId } from './link-id.js';
  * subscribing and closing them is the cluster's job (membership.ts).
  */
 export interface SharedStore {
-  readonly command: Redis;
-  readonly subscriber: Redis;
+  readonly command: Client;
+  readonly subscriber: Client;
+  readonly topology: Connections['topology'];
+  /** PUBLISH, or SPUBLISH in Cluster mode; resolves with how many subscribers heard it. */
+  publish(channel: string, text: string): Promise<number>;
+  /** SUBSCRIBE, or SSUBSCRIBE in Cluster mode, on the subscriber connection. */
+  subscribe(channel: string): Promise<unknown>;
+  onMessage(listener: (text: string) => void): void;
   readonly instanceId: string;
+  /** `--redis-timeout-ms`: no call may wait longer (see {@link SharedStore.bounded}). */
+  readonly timeoutMs: number;
+  /**
+   * Rejects if `call` has not settled within the timeout. A client's own
+   * command timeout covers one attempt on one connection; a cluster that is
+   * down retries across nodes, and Bun's sockets fail differently: this is
+   * the bound callers rely on.
+   */
+  bounded<T>(call: Promise<T>): Promise<T>;
   /** What every key and channel starts with (`--redis-prefix`). */
   readonly prefix: string;
-  /** `pr:<kind>:<HMAC(value)>` */
+  /** `pr:<kind>:{<HMAC(value)>}`: the braces are the Cluster hash tag. */
   key(kind: string, value: string): string;
   channel(instanceId: string): string;
   /** The key that says an instance is alive (refreshed on a timer, short TTL). */
@@ -31,13 +46,13 @@ export interface SharedStore {
 const FINGERPRINT_LABEL = 'pairing-relay/secret-check/v1';
 
 export function createSharedStore(
-  url: string,
+  settings: Parameters<typeof openConnections>[0],
   secret: string,
   prefix: string,
-  timeoutMs: number,
   log: Logger,
 ): SharedStore {
-  const options: RedisOptions & { replyMapping: 'legacy' } = {
+  const timeoutMs = settings.redisTimeoutMs;
+  const options: NodeOptions = {
     lazyConnect: true,
     // RESP2 shapes for replies (ioredis 6's default, stated: its types need it said).
     replyMapping: 'legacy',
@@ -49,15 +64,7 @@ export function createSharedStore(
     // Back within a second of Redis returning, however long it was away.
     retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
   };
-  const command = new Redis(url, options);
-  const subscriber = new Redis(url, {
-    ...options,
-    enableOfflineQueue: true,
-    commandTimeout: undefined,
-    // ioredis resubscribes only channels it saw confirmed; membership.ts
-    // subscribes on every connect instead, whatever happened before.
-    autoResubscribe: false,
-  });
+  const { command, subscriber, sharded, topology } = openConnections(settings, options);
   const instanceId = linkId();
   let reported: string | undefined;
   for (const client of [command, subscriber]) {
@@ -72,19 +79,39 @@ export function createSharedStore(
       reported = undefined;
     });
   }
+  const tag = (value: string): string => `{${value}}`;
   return {
     command,
     subscriber,
+    topology,
     instanceId,
     prefix,
+    timeoutMs,
+    bounded(call) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('redis: no answer in time')), timeoutMs);
+      });
+      return Promise.race([call, late]).finally(() => clearTimeout(timer));
+    },
+    publish: async (channel, text) =>
+      Number(await (sharded ? command.spublish(channel, text) : command.publish(channel, text))),
+    subscribe: (channel) =>
+      sharded ? subscriber.ssubscribe(channel) : subscriber.subscribe(channel),
+    onMessage(listener) {
+      subscriber.on(sharded ? 'smessage' : 'message', (_channel: string, text: string) =>
+        listener(text),
+      );
+    },
     key(kind, value) {
-      return `${prefix}${kind}:${createHmac('sha256', secret).update(value).digest('base64url')}`;
+      // One hash tag per code or jti, whatever the kind: a pairing's keys share one slot.
+      return `${prefix}${kind}:${tag(createHmac('sha256', secret).update(value).digest('base64url'))}`;
     },
     channel(id) {
-      return `${prefix}instance:${id}`;
+      return `${prefix}instance:${tag(id)}`;
     },
     presenceKey(id) {
-      return `${prefix}alive:${id}`;
+      return `${prefix}alive:${tag(id)}`;
     },
     fingerprint: createHmac('sha256', secret).update(FINGERPRINT_LABEL).digest('base64url'),
     fingerprintsKey() {

@@ -1,0 +1,187 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { delay, freePort } from './relay.js';
+
+// Redis topologies started by the tests: every file (cluster configs,
+// sentinel configs, replication dumps, certificates) in one temp dir, every
+// process killed and the dir removed by stop(), even after a failed test.
+
+export const hasRedisCli = spawnSync('redis-cli', ['--version']).status === 0;
+
+/** One redis-server process on a fixed port, from a config file in the topology's dir. */
+export class RedisNode {
+  private child: ChildProcess | undefined;
+
+  constructor(
+    readonly port: number,
+    private readonly conf: string,
+    private readonly sentinel = false,
+  ) {}
+
+  get running(): boolean {
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
+  }
+
+  async start(): Promise<void> {
+    const args = this.sentinel ? [this.conf, '--sentinel'] : [this.conf];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const onData = (chunk: Buffer): void => {
+        out += chunk.toString();
+        if (/Ready to accept connections|Sentinel ID is|monitor master/.test(out)) {
+          child.stdout?.off('data', onData);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.once('exit', (code) =>
+        reject(new Error(`redis-server ${this.port} exited ${code}: ${out}`)),
+      );
+    });
+    // Keep the pipe drained: a full pipe would stall the server.
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
+
+  async kill(): Promise<void> {
+    const c = this.child;
+    this.child = undefined;
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((resolve) => c.once('exit', resolve));
+    c.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** A temp dir and the nodes started in it. */
+export class Topology {
+  readonly dir = mkdtempSync(join(tmpdir(), 'relay-redis-'));
+  readonly nodes: RedisNode[] = [];
+
+  /** A node from `conf` lines (port, dir and no persistence added). */
+  async node(
+    lines: string[],
+    opts: { sentinel?: boolean; port?: number; start?: boolean } = {},
+  ): Promise<RedisNode> {
+    const port = opts.port ?? (await freePort());
+    const name = `${opts.sentinel === true ? 'sentinel' : 'redis'}-${port}`;
+    const conf = join(this.dir, `${name}.conf`);
+    const base = opts.sentinel === true ? [] : ['save ""', 'appendonly no'];
+    writeFileSync(
+      conf,
+      [`port ${port}`, 'bind 127.0.0.1', `dir ${this.dir}`, ...base, ...lines, ''].join('\n'),
+    );
+    const node = new RedisNode(port, conf, opts.sentinel === true);
+    this.nodes.push(node);
+    if (opts.start !== false) await node.start();
+    return node;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `check` every 100 ms until true, or throws after `timeoutMs` with `what`. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (
+      await Promise.resolve()
+        .then(check)
+        .catch(() => false)
+    )
+      return;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await delay(100);
+  }
+}
+
+/** INFO/CLUSTER INFO etc. from one node, on a short-lived connection. */
+export async function ask(port: number, ...command: string[]): Promise<unknown> {
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  try {
+    await client.connect();
+    return await client.call(command[0] as string, ...command.slice(1));
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * A Redis Cluster of three masters and no replicas, built with
+ * `redis-cli --cluster create`. The bus port is set (port + 10000 overflows
+ * for high free ports) and the node timeout is short, so a killed node fails
+ * the cluster within about a second and a restarted one is back as fast.
+ */
+export async function startCluster(): Promise<{
+  topology: Topology;
+  masters: RedisNode[];
+  seeds: string;
+}> {
+  const topology = new Topology();
+  try {
+    const masters: RedisNode[] = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      const bus = await freePort();
+      masters.push(
+        await topology.node(
+          [
+            'cluster-enabled yes',
+            `cluster-config-file nodes-${port}.conf`,
+            `cluster-port ${bus}`,
+            'cluster-node-timeout 1000',
+          ],
+          { port },
+        ),
+      );
+    }
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...masters.map((m) => `127.0.0.1:${m.port}`), '--cluster-yes'],
+      { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000 },
+    );
+    if (create.status !== 0)
+      throw new Error(`redis-cli --cluster create: ${create.stdout}${create.stderr}`);
+    await clusterOk(masters, 20_000);
+    return { topology, masters, seeds: masters.map((m) => `127.0.0.1:${m.port}`).join(',') };
+  } catch (err) {
+    await topology.stop();
+    throw err;
+  }
+}
+
+/** Every running master says cluster_state:ok. */
+export async function clusterOk(masters: RedisNode[], timeoutMs: number): Promise<void> {
+  await waitFor(
+    'cluster_state:ok on every node',
+    async () => {
+      for (const m of masters) {
+        if (!m.running) continue;
+        const info = String(await ask(m.port, 'CLUSTER', 'INFO'));
+        if (!info.includes('cluster_state:ok')) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+  );
+}

@@ -1,0 +1,122 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RelayOptions } from '../src/index.js';
+import { exchange, listenOn, pairAcross, SECRET } from './helpers/cluster.js';
+import { cleanup, startRelay, wsConnect, type StartedRelay } from './helpers/relay.js';
+import { hasRedis } from './helpers/redis.js';
+import {
+  ask,
+  clusterOk,
+  hasRedisCli,
+  startCluster,
+  waitFor,
+  type RedisNode,
+  type Topology,
+} from './helpers/redis-topologies.js';
+import { transport } from './helpers/transports.js';
+
+// Scale-out on a real 3-master Redis Cluster: sharded pub/sub, one slot per
+// code, and a master's loss and return.
+const usable = hasRedis && hasRedisCli && transport.has('scaleOut');
+if (!usable && process.env['CI'] === 'true')
+  throw new Error('CI=true requires redis-server and redis-cli');
+const describeCluster = usable ? describe : describe.skip;
+
+async function readyBody(
+  relay: StartedRelay,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(relay.httpUrl('/ready'));
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describeCluster('scale-out on Redis Cluster', () => {
+  let topology: Topology | undefined;
+  let masters: RedisNode[];
+  let seeds: string;
+  const instance = (extra: RelayOptions = {}): Promise<StartedRelay> =>
+    startRelay({ redisClusterNodes: seeds, redisSecret: SECRET, redisTimeoutMs: 500, ...extra });
+
+  beforeAll(async () => {
+    ({ topology, masters, seeds } = await startCluster());
+  }, 40_000);
+  afterAll(async () => {
+    await cleanup();
+    await topology?.stop();
+  });
+  afterEach(cleanup);
+
+  it('pairs across instances over sharded pub/sub, data both ways, on codes of every shard', async () => {
+    // One seed is enough: the client learns the other masters from it.
+    const [a, b] = await Promise.all([
+      instance({ redisClusterNodes: `127.0.0.1:${masters[0]!.port}` }),
+      instance(),
+    ]);
+    for (const relay of [a, b]) {
+      await waitFor(
+        'ready',
+        async () => (await readyBody(relay)).body['status'] === 'ready',
+        10_000,
+      );
+    }
+    for (const code of ['111111', '222222', '333333', '444444', '555555', '666666']) {
+      const { target, controller } = await pairAcross(a.url, b.url, code);
+      await exchange(target, controller, code);
+      controller.send({ type: 'done' });
+      expect(await target.next()).toEqual({ type: 'done' });
+    }
+    // Sharded channels only: no classic SUBSCRIBE anywhere in the cluster.
+    const shard: string[] = [];
+    for (const m of masters) {
+      expect(await ask(m.port, 'PUBSUB', 'CHANNELS')).toEqual([]);
+      shard.push(...((await ask(m.port, 'PUBSUB', 'SHARDCHANNELS')) as string[]));
+    }
+    expect(shard.filter((c) => c.startsWith('pr:instance:{'))).toHaveLength(2);
+    // Every key carries a hash tag.
+    const keys: string[] = [];
+    for (const m of masters) keys.push(...((await ask(m.port, 'KEYS', '*')) as string[]));
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.filter((k) => !/\{[^}]+\}/.test(k) && k !== 'pr:secrets')).toEqual([]);
+  }, 30_000);
+
+  it('a master killed: degraded, same-instance pairing goes on; restarted: cross-instance pairing again', async () => {
+    const [a, b] = await Promise.all([instance(), instance()]);
+    for (const relay of [a, b]) {
+      await waitFor(
+        'ready',
+        async () => (await readyBody(relay)).body['status'] === 'ready',
+        10_000,
+      );
+    }
+    const victim = masters[2]!;
+    await victim.kill();
+    await waitFor(
+      '/ready degraded',
+      async () => (await readyBody(a)).body['redis'] !== 'ok',
+      10_000,
+    );
+    const during = await readyBody(a);
+    expect(during.status).toBe(200); // every replica sees the same cluster: 503 would empty the LB
+    expect(during.body['status']).toBe('degraded');
+
+    // Same instance, no Redis needed.
+    const target = await listenOn(a.url, '909090');
+    const controller = await wsConnect(a.url);
+    controller.send({ type: 'connect', otc: '909090' });
+    expect(await controller.next()).toEqual({ type: 'peer_found' });
+    expect(await target.next()).toEqual({ type: 'peer_found' });
+    await exchange(target, controller, 'local');
+
+    await victim.start();
+    await clusterOk(masters, 20_000);
+    for (const relay of [a, b]) {
+      await waitFor(
+        'ready again',
+        async () => (await readyBody(relay)).body['status'] === 'ready',
+        15_000,
+      );
+    }
+    for (const code of ['121212', '343434', '565656']) {
+      const pair = await pairAcross(a.url, b.url, code);
+      await exchange(pair.target, pair.controller, code);
+    }
+  }, 60_000);
+});
