@@ -1,6 +1,15 @@
 // The Bun twin of baseline.mjs: the smallest Bun.serve relay that pairs and
-// forwards (no validation, limits or logging), the control the relay under
-// Bun is divided by. Run with bun.
+// forwards (no validation, limits or logging per message), loading pino,
+// rate-limiter-flexible and proxy-addr and logging one line at start as
+// baseline.mjs does. The control the relay under Bun is divided by. Run with bun.
+import pino from 'pino';
+import proxyAddr from 'proxy-addr';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+
+const log = pino({ level: 'info' });
+// Made as a relay would make them at start; never consulted per request.
+const limiter = new RateLimiterMemory({ points: 5, duration: 60 });
+const trust = proxyAddr.compile([]);
 const sessions = new Map();
 const server = Bun.serve({
   port: Number(process.env.PORT ?? 3003),
@@ -46,5 +55,8 @@ const server = Bun.serve({
     },
   },
 });
-console.log(JSON.stringify({ msg: 'listening', url: `ws://127.0.0.1:${server.port}/ws` }));
+log.info(
+  { url: `ws://127.0.0.1:${server.port}/ws`, limiter: limiter.points, trust: typeof trust },
+  'listening',
+);
 process.on('SIGTERM', () => process.exit(0));

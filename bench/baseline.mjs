@@ -1,8 +1,19 @@
 // The smallest Node.js + ws relay that pairs and forwards: no validation, no
-// limits, no logging. It is the practical ceiling for a Node relay, the
-// control every bench figure is divided by.
+// limits, no logging per message. It loads the design's runtime libraries the
+// ordinary way (pino, rate-limiter-flexible, proxy-addr), makes one pino
+// logger and logs one line at start, and calls none of them per upgrade or
+// message: the floor for any relay built on them, so the ratios measure the
+// relay's own work. The control every Node figure is divided by.
 import { createServer } from 'node:http';
+import pino from 'pino';
+import proxyAddr from 'proxy-addr';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer } from 'ws';
+
+const log = pino({ level: 'info' });
+// Made as a relay would make them at start; never consulted per request.
+const limiter = new RateLimiterMemory({ points: 5, duration: 60 });
+const trust = proxyAddr.compile([]);
 
 const sessions = new Map();
 const server = createServer((req, res) => {
@@ -48,6 +59,9 @@ server.on('upgrade', (req, socket, head) => {
 });
 server.listen(Number(process.env.PORT ?? 3002), process.env.HOST ?? '127.0.0.1', () => {
   const { port } = server.address();
-  console.log(JSON.stringify({ msg: 'listening', url: `ws://127.0.0.1:${port}/ws` }));
+  log.info(
+    { url: `ws://127.0.0.1:${port}/ws`, limiter: limiter.points, trust: typeof trust },
+    'listening',
+  );
 });
 process.on('SIGTERM', () => process.exit(0));

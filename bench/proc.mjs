@@ -72,12 +72,16 @@ export async function coldStartMs(cmd, args, env, port) {
   try {
     for (;;) {
       if (await healthOnce(port)) return performance.now() - t0;
-      if (child.exitCode !== null) throw new Error(`${cmd} exited during cold start`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`${cmd} exited during cold start`);
       await new Promise((r) => setTimeout(r, 2));
     }
   } finally {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    // A child that already exited emits no second 'exit': waiting would hang.
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
   }
 }

@@ -1,26 +1,27 @@
-// npm run bench: the relay beside the bare Node + ws baseline (and the relay
-// under Bun), each started as its own process on 127.0.0.1, measured in one run.
+// npm run bench: the relay beside the bare baselines on each runtime (and,
+// with BENCH_AMESH, the amesh relay it replaces), each its own process on
+// 127.0.0.1, every server on its defaults, measured interleaved in one run.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import autocannon from 'autocannon';
-import { forwarding, holdSessions, pairings } from './load.mjs';
+import { forwarding, holdSessions, holdSockets, pairings } from './load.mjs';
 import { coldStartMs, cpuSeconds, rssKiB, startServer, stopServer } from './proc.mjs';
 import { measureFaults, measureScaleOut } from './scale-out.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
 const S = quick ? 0.25 : 1;
-const IDLE_SESSIONS = quick ? 1000 : 5000;
-const COLD_STARTS = quick ? 5 : 20;
+// Every server runs its default configuration: the load generator gives
+// each socket its own 127.x.y.z address instead of a forwarded header, and
+// the idle figures are read well inside the default 10 s idle and 30 s TTLs.
+const IDLE_SESSIONS = quick ? 1000 : 4000;
+const IDLE_SOCKETS = quick ? 1000 : 4000;
+const COLD_STARTS = quick ? 5 : 15;
+// Rounds of every scenario, targets taking turns; the median round counts.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3));
 
-// Bench-only overrides: distinct X-Forwarded-For per socket behind one trusted
-// hop, and TTLs long enough to hold the idle sessions while RSS is read.
-const relayEnv = {
-  AMESH_TRUST_PROXY: '1',
-  RELAY_SESSION_TTL_MS: '120000',
-  RELAY_PAIRED_TTL_MS: '120000',
-};
+const relayEnv = {};
 const bun = `${root}node_modules/.bin/bun`;
 const targets = [
   { name: 'relay (node)', cmd: process.execPath, args: [`${root}dist/cli.js`], env: relayEnv },
@@ -29,6 +30,17 @@ const targets = [
   { name: 'baseline (bun)', cmd: bun, args: [`${root}bench/baseline-bun.mjs`], env: {} },
 ];
 if (process.argv.includes('--no-bun')) targets.splice(2);
+// BENCH_AMESH=<a checkout of ameshdev/amesh>: its relay under Bun, the one
+// this project replaces (docs/benchmarks.md says how to get it).
+const amesh = process.env.BENCH_AMESH;
+if (amesh !== undefined && !process.argv.includes('--no-bun')) {
+  targets.push({
+    name: 'amesh relay (bun)',
+    cmd: bun,
+    args: [`${amesh}/packages/relay/src/start.ts`],
+    env: {},
+  });
+}
 // crossws's Bun adapter under the baseline's routing: what a peer/hooks layer costs.
 if (process.argv.includes('--crossws')) {
   targets.push({
@@ -58,12 +70,22 @@ const freePort = () =>
   });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measureIdle(t) {
+/**
+ * One server, fresh: RSS per connected socket that has sent nothing yet,
+ * per idle paired session, and what stays once all are closed.
+ */
+async function memoryOnce(t) {
   const server = await startServer(t.cmd, t.args, t.env);
   try {
     const warm = await holdSessions(server.url, 20, 10);
     await warm();
     await sleep(500);
+    const base = rssKiB(server.pid);
+    const releaseSockets = await holdSockets(server.url, IDLE_SOCKETS);
+    await sleep(500);
+    const withSockets = rssKiB(server.pid);
+    await releaseSockets();
+    await sleep(1000);
     const before = rssKiB(server.pid);
     const release = await holdSessions(server.url, IDLE_SESSIONS, 100);
     await sleep(1000);
@@ -71,20 +93,28 @@ async function measureIdle(t) {
     await release();
     // What the process keeps once every session is gone (allocator, GC).
     await sleep(2000);
-    const closed = rssKiB(server.pid);
     return {
-      sessions: IDLE_SESSIONS,
-      rssBeforeKiB: before,
-      rssAfterKiB: after,
-      rssAfterCloseKiB: closed,
+      kibPerSocket: (withSockets - base) / IDLE_SOCKETS,
       kibPerSession: (after - before) / IDLE_SESSIONS,
+      rssAfterCloseKiB: rssKiB(server.pid),
     };
   } finally {
     await stopServer(server);
   }
 }
 
-const ROUNDS = 3;
+async function measureMemory(list) {
+  const runs = list.map(() => []);
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [i, t] of list.entries()) runs[i].push(await memoryOnce(t));
+  return runs.map((r) => ({
+    sockets: IDLE_SOCKETS,
+    sessions: IDLE_SESSIONS,
+    kibPerSocket: median(r.map((x) => x.kibPerSocket)),
+    kibPerSession: median(r.map((x) => x.kibPerSession)),
+    rssAfterCloseKiB: median(r.map((x) => x.rssAfterCloseKiB)),
+  }));
+}
 
 /**
  * Every target's server runs at once (an idle one costs nothing) and each
@@ -136,30 +166,38 @@ async function measureLoad(list) {
     forward10: mid(r.forward10, 'messagesPerSec'),
     healthRps: median(r.health.map((h) => h.rps)),
     healthErrors: r.health.reduce((n, h) => n + h.errors, 0),
+    pairingErrors: [...r.pairingC50, ...r.pairingC200].reduce((n, p) => n + p.errors, 0),
   }));
 }
 
-async function measureColdStart(cmd, args, env) {
+/** Spawn to first /health 200, targets taking turns; the median per target. */
+async function measureColdStarts(list) {
   const port = await freePort();
-  const samples = [];
-  for (let i = 0; i < COLD_STARTS; i++) samples.push(await coldStartMs(cmd, args, env, port));
-  return median(samples);
+  const samples = list.map(() => []);
+  for (let i = 0; i < COLD_STARTS; i++)
+    for (const [j, t] of list.entries())
+      samples[j].push(await coldStartMs(t.cmd, t.args, t.env, port));
+  return samples.map(median);
 }
 
 const results = {};
 const started = Date.now();
 const loads = await measureLoad(targets);
+const memory = await measureMemory(targets);
+const floorTarget = {
+  cmd: process.execPath,
+  args: [
+    '-e',
+    "require('http').createServer((q,s)=>s.end('ok')).listen(process.env.PORT,'127.0.0.1')",
+  ],
+  env: {},
+};
+const colds = await measureColdStarts([...targets, floorTarget]);
+const floor = colds.pop();
 for (const [i, t] of targets.entries()) {
-  const idle = await measureIdle(t);
-  const coldStartMsMedian = await measureColdStart(t.cmd, t.args, t.env);
-  results[t.name] = { ...loads[i], idle, coldStartMsMedian };
+  results[t.name] = { ...loads[i], idle: memory[i], coldStartMsMedian: colds[i] };
   console.log(JSON.stringify({ target: t.name, ...results[t.name] }));
 }
-const floor = await measureColdStart(
-  process.execPath,
-  ['-e', "require('http').createServer((q,s)=>s.end('ok')).listen(process.env.PORT,'127.0.0.1')"],
-  {},
-);
 console.log(
   JSON.stringify({ target: 'bare node http (cold-start floor)', coldStartMsMedian: floor }),
 );
@@ -179,6 +217,11 @@ const rows = [
   ['forwarding msg/s, 10 pairs', (r) => r.forward10.messagesPerSec, 'higher'],
   ['forwarding MB/s, 10 pairs', (r) => r.forward10.mbPerSec, 'higher'],
   ['forwarding p99 one-way ms, 10 pairs', (r) => r.forward10.p99OneWayMs, 'lower'],
+  [
+    `RSS KiB per connected socket before listen/connect (${IDLE_SOCKETS})`,
+    (r) => r.idle.kibPerSocket,
+    'lower',
+  ],
   [`idle RSS KiB per paired session (${IDLE_SESSIONS})`, (r) => r.idle.kibPerSession, 'lower'],
   [
     `RSS MiB after all ${IDLE_SESSIONS} sessions closed`,
@@ -187,20 +230,29 @@ const rows = [
   ],
   ['/health req/s (autocannon, 50 conns)', (r) => r.healthRps, 'higher'],
   ['server CPU-s per 1,000 pairings', (r) => r.cpuSecondsPer1000Pairings, 'lower'],
+  ['errors, pairings and /health (all rounds)', (r) => r.pairingErrors + r.healthErrors, 'count'],
   ['cold start ms (median of spawns)', (r) => r.coldStartMsMedian, 'lower'],
 ];
 const names = Object.keys(results);
 const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const header = ['metric', ...names.flatMap((n) => (n.startsWith('baseline') ? [n] : [n, 'ratio']))];
+const ameshName = 'amesh relay (bun)';
+const header = [
+  'metric',
+  ...names.flatMap((n) => (n.startsWith('baseline') ? [n] : [n, 'ratio'])),
+  ...(results[ameshName] ? ['relay (bun) ÷ amesh'] : []),
+];
 const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
-for (const [label, pick] of rows) {
+const ratio = (v, of, kind) => (kind === 'count' ? '' : `${(v / of).toFixed(2)}x`);
+for (const [label, pick, kind] of rows) {
   const cells = names.flatMap((n) => {
     const v = pick(results[n]);
     if (n.startsWith('baseline')) return [fmt(v)];
     // Each runtime's relay against the bare relay on the same runtime.
     const own = n.endsWith('(bun)') ? (results['baseline (bun)'] ?? base) : base;
-    return [fmt(v), `${(v / pick(own)).toFixed(2)}x`];
+    return [fmt(v), ratio(v, pick(own), kind)];
   });
+  if (results[ameshName])
+    cells.push(ratio(pick(results['relay (bun)']), pick(results[ameshName]), kind));
   lines.push(`| ${label} | ${cells.join(' | ')} |`);
 }
 lines.push(
