@@ -6,15 +6,18 @@ import {
   cleanup,
   eventually,
   expectNothingPending,
-  maskedTextFrame,
   pair,
   startRelay,
   upgradeStatus,
   wsConnect,
   settles,
 } from './helpers/relay.js';
+import { closeRawClients, rawConnect } from './helpers/raw-ws.js';
 
-afterEach(cleanup);
+afterEach(async () => {
+  closeRawClients();
+  await cleanup();
+});
 
 describe('limits', () => {
   it('a frame over maxFrameBytes closes the socket with 1009; the session partner is told', async () => {
@@ -163,23 +166,16 @@ describe('limits', () => {
 
   it('a socket the relay closed starts nothing new, and is cut off if it never answers', async () => {
     const { url, relay } = await startRelay({ idleTimeoutMs: 100 });
-    const stubborn = await wsConnect(url);
-    // Stop answering: the client's ws would otherwise reply to the close frame.
-    const raw = (stubborn.ws as unknown as { _socket: { write(b: Buffer): boolean } })._socket;
-    const receiver = (
-      stubborn.ws as unknown as {
-        _receiver: { removeAllListeners(e: string): void; once(e: string, f: () => void): void };
-      }
-    )._receiver;
-    receiver.removeAllListeners('conclude');
-    // The relay's idle close frame arrives; the client does not answer it.
-    await new Promise<void>((resolve) => receiver.once('conclude', resolve));
-    raw.write(maskedTextFrame('{"type":"listen","otc":"454545"}'));
+    // A client that never answers the relay's close frame.
+    const stubborn = await rawConnect(url);
+    const close = await stubborn.next();
+    expect(close.opcode).toBe(0x8);
+    stubborn.send('{"type":"listen","otc":"454545"}');
     const probe = await wsConnect(url);
     probe.send({ type: 'connect', otc: '454545' });
     expect(await probe.next()).toEqual({ type: 'error', code: 'otc_not_found' });
     // Cut off within the 2 s answer window, having opened no session.
-    expect((await stubborn.closed).code).toBe(1006);
+    await stubborn.ended;
     await settles(() => relay.sessions, 0);
     await eventually(() => relay.connections === 0);
   });
@@ -211,10 +207,15 @@ describe('limits', () => {
       maxBufferedBytes: 64 * 1024,
       maxSessionBytes: 1024 * 1024 * 1024,
     });
-    const { target, controller } = await pair(url);
-    // The controller stops reading from its TCP socket.
-    const raw = (controller.ws as unknown as { _socket: { pause(): void } })._socket;
-    raw.pause();
+    const target = await wsConnect(url);
+    target.send({ type: 'listen', otc: '616161' });
+    await target.next();
+    // A controller that stops reading from its TCP socket once paired.
+    const controller = await rawConnect(url);
+    controller.send('{"type":"connect","otc":"616161"}');
+    expect(JSON.parse((await controller.next()).text)).toEqual({ type: 'peer_found' });
+    await target.next();
+    controller.socket.pause();
     const payload = 'q'.repeat(60_000);
     let told: Record<string, unknown> | undefined;
     // Loopback kernel buffers soak up a few MB before the relay's own buffer grows.

@@ -2,14 +2,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   cleanup,
   expectNothingPending,
-  maskedTextFrame,
   pair,
   startRelay,
   wsConnect,
   settles,
 } from './helpers/relay.js';
+import { closeRawClients, maskedFrame, rawConnect } from './helpers/raw-ws.js';
 
-afterEach(cleanup);
+afterEach(async () => {
+  closeRawClients();
+  await cleanup();
+});
 
 describe('pairing', () => {
   it('listen → ack, connect → peer_found on both, data both ways, done', async () => {
@@ -144,20 +147,20 @@ describe('pairing', () => {
 
   it('a burst of frames behind a pending step is answered in full and in order', async () => {
     const { url } = await startRelay();
-    const client = await wsConnect(url);
+    const client = await rawConnect(url);
     // One TCP write holding a listen and 200 bad frames, so they all arrive
     // while the listen's rate-limit step is still pending.
-    const frames = [maskedTextFrame('{"type":"listen","otc":"353535"}')];
-    for (let i = 0; i < 200; i++) frames.push(maskedTextFrame(`bad ${i}`));
-    (client.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(
-      Buffer.concat(frames),
-    );
-    expect(await client.next()).toEqual({ type: 'ack', message: 'session_open' });
+    const frames = [maskedFrame('{"type":"listen","otc":"353535"}')];
+    for (let i = 0; i < 200; i++) frames.push(maskedFrame(`bad ${i}`));
+    client.write(Buffer.concat(frames));
+    const answer = async (): Promise<unknown> => JSON.parse((await client.next()).text);
+    expect(await answer()).toEqual({ type: 'ack', message: 'session_open' });
     for (let i = 0; i < 200; i++) {
-      expect(await client.next()).toEqual({ type: 'error', code: 'invalid_message' });
+      expect(await answer()).toEqual({ type: 'error', code: 'invalid_message' });
     }
-    client.send({ type: 'data', payload: 'still open' });
-    await expectNothingPending(client);
+    // Still open and nothing else queued: one more bad frame, one more answer.
+    client.send('not json');
+    expect(await answer()).toEqual({ type: 'error', code: 'invalid_message' });
   });
 
   it('data and done without a peer are dropped, and the socket stays usable', async () => {

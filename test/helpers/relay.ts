@@ -201,13 +201,3 @@ export async function refusingUrl(): Promise<{ url: string; close(): Promise<voi
     close: () => new Promise((resolve) => holder.close(() => resolve())),
   };
 }
-
-/**
- * A client text frame written by hand, for bytes ws would not send itself
- * (many frames in one TCP write). Client frames must be masked; an all-zero
- * mask leaves the payload as is. Payloads up to 125 bytes.
- */
-export function maskedTextFrame(text: string): Buffer {
-  const payload = Buffer.from(text);
-  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
-}
