@@ -6,6 +6,20 @@ import type { SharedStore } from './shared-store.js';
  * While Redis is away the local ledger stands in, so a replay on this
  * instance is still refused.
  */
+/** How long a burned jti waits for a replica's acknowledgement (WAIT blocks the connection). */
+const WAIT_MS = 100;
+
+/**
+ * Behind Sentinel, replication is asynchronous: a jti burned just before the
+ * primary dies could vanish with it and be replayable on the promoted
+ * replica. WAIT for one replica narrows that window to the jtis a replica
+ * did not take within WAIT_MS (docs/scale-out.md says so); the local ledger
+ * still refuses a replay on this instance.
+ */
+async function replicated(store: SharedStore): Promise<void> {
+  await store.bounded(store.command.call('WAIT', '1', String(WAIT_MS))).catch(() => 0);
+}
+
 export function redisLedger(store: SharedStore, ttlMs: number, local: JtiLedger): JtiLedger {
   return {
     async isUsed(jti) {
@@ -25,7 +39,9 @@ export function redisLedger(store: SharedStore, ttlMs: number, local: JtiLedger)
         const set = await store.bounded(
           store.command.set(store.key('jti', jti), '1', 'PX', ttlMs, 'NX'),
         );
-        return set === 'OK' ? 'ok' : 'used';
+        if (set !== 'OK') return 'used';
+        if (store.topology === 'sentinel') await replicated(store);
+        return 'ok';
       } catch {
         return 'ok';
       }

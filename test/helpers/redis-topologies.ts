@@ -185,3 +185,63 @@ export async function clusterOk(masters: RedisNode[], timeoutMs: number): Promis
     timeoutMs,
   );
 }
+
+/**
+ * One primary, one replica and three sentinels watching them as `mymaster`
+ * (quorum 2, down-after-milliseconds 1000): a SIGKILL of the primary is
+ * followed by the replica's promotion within a few seconds.
+ */
+export async function startSentinels(): Promise<{
+  topology: Topology;
+  primary: RedisNode;
+  replica: RedisNode;
+  sentinels: string;
+}> {
+  const topology = new Topology();
+  try {
+    // No 5 s wait before the first full sync (diskless replication's default delay).
+    const sync = ['repl-diskless-sync-delay 0'];
+    const primary = await topology.node(sync);
+    const replica = await topology.node([...sync, `replicaof 127.0.0.1 ${primary.port}`]);
+    await waitFor(
+      'the replica in sync',
+      async () =>
+        /master_link_status:up/.test(String(await ask(replica.port, 'INFO', 'replication'))),
+      10_000,
+    );
+    const ports: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const node = await topology.node(
+        [
+          `sentinel monitor mymaster 127.0.0.1 ${primary.port} 2`,
+          'sentinel down-after-milliseconds mymaster 1000',
+          'sentinel failover-timeout mymaster 5000',
+          'sentinel parallel-syncs mymaster 1',
+        ],
+        { sentinel: true },
+      );
+      ports.push(node.port);
+    }
+    // Each sentinel knows the replica and the others before the test kills anything.
+    await waitFor(
+      'sentinels aware of the replica and of each other',
+      async () => {
+        for (const port of ports) {
+          const info = String(await ask(port, 'INFO', 'sentinel'));
+          if (!/slaves=1,sentinels=3/.test(info)) return false;
+        }
+        return true;
+      },
+      15_000,
+    );
+    return {
+      topology,
+      primary,
+      replica,
+      sentinels: ports.map((p) => `127.0.0.1:${p}`).join(','),
+    };
+  } catch (err) {
+    await topology.stop();
+    throw err;
+  }
+}

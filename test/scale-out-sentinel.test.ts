@@ -1,0 +1,90 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RelayOptions } from '../src/index.js';
+import { exchange, pairAcross, SECRET } from './helpers/cluster.js';
+import { cleanup, startRelay, wsConnect, type StartedRelay } from './helpers/relay.js';
+import { hasRedis } from './helpers/redis.js';
+import {
+  ask,
+  startSentinels,
+  waitFor,
+  type RedisNode,
+  type Topology,
+} from './helpers/redis-topologies.js';
+import { transport } from './helpers/transports.js';
+
+// Scale-out behind Sentinel: 1 primary, 1 replica, 3 sentinels, all real,
+// all in one temp dir; the primary is SIGKILLed mid-run.
+const usable = hasRedis && transport.has('scaleOut');
+if (!usable && process.env['CI'] === 'true') throw new Error('CI=true requires redis-server');
+const describeSentinel = usable ? describe : describe.skip;
+
+async function readyBody(relay: StartedRelay): Promise<Record<string, unknown>> {
+  const res = await fetch(relay.httpUrl('/ready'));
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describeSentinel('scale-out behind Redis Sentinel', () => {
+  let topology: Topology | undefined;
+  let primary: RedisNode;
+  let replica: RedisNode;
+  let sentinels: string;
+  const instance = (extra: RelayOptions = {}): Promise<StartedRelay> =>
+    startRelay({ redisSentinels: sentinels, redisSecret: SECRET, redisTimeoutMs: 500, ...extra });
+
+  beforeAll(async () => {
+    ({ topology, primary, replica, sentinels } = await startSentinels());
+  }, 40_000);
+  afterAll(async () => {
+    await cleanup();
+    await topology?.stop();
+  });
+  afterEach(cleanup);
+
+  it('pairs across instances; primary SIGKILLed: shared sessions end, pairing back within 30 s', async () => {
+    const [a, b] = await Promise.all([instance(), instance()]);
+    for (const relay of [a, b]) {
+      await waitFor('ready', async () => (await readyBody(relay))['status'] === 'ready', 10_000);
+    }
+    const first = await pairAcross(a.url, b.url, '123123');
+    await exchange(first.target, first.controller, 'before');
+    expect(String(await ask(replica.port, 'INFO', 'replication'))).toContain('role:slave');
+
+    // A jti burned just before the kill: WAIT had a replica take it.
+    const watcher = await wsConnect(a.url);
+    watcher.send({ type: 'bootstrap_watch', jti: 'bt_failover' });
+    await watcher.next();
+    const init = await wsConnect(a.url);
+    init.send({ type: 'bootstrap_init', jti: 'bt_failover', token: 't', targetPubKey: 'k' });
+    await watcher.next();
+
+    const killed = Date.now();
+    await primary.kill();
+    // Messages published while the subscriber was away are lost: the
+    // session shared across the two instances ends instead of hanging.
+    expect(await first.target.next(15_000)).toEqual({ type: 'error', code: 'peer_disconnected' });
+    expect(await first.controller.next(15_000)).toEqual({
+      type: 'error',
+      code: 'peer_disconnected',
+    });
+
+    let n = 0;
+    await waitFor(
+      'a cross-instance pairing through the promoted replica',
+      async () => {
+        const code = String(400000 + n++);
+        const pair = await pairAcross(a.url, b.url, code);
+        await exchange(pair.target, pair.controller, code);
+        return true;
+      },
+      30_000,
+    );
+    const back = Date.now() - killed;
+    expect(back).toBeLessThan(30_000);
+    expect(String(await ask(replica.port, 'INFO', 'replication'))).toContain('role:master');
+    // Never usable twice, not even through the promoted replica.
+    const replay = await wsConnect(b.url);
+    replay.send({ type: 'bootstrap_init', jti: 'bt_failover', token: 't', targetPubKey: 'k2' });
+    expect(await replay.next()).toEqual({ type: 'bootstrap_reject', error: 'token_already_used' });
+    console.log(`sentinel failover: cross-instance pairing back ${back} ms after the SIGKILL`);
+  }, 60_000);
+});
