@@ -9,7 +9,7 @@ const LAYERS = [
   ['admission'],
   ['core'],
   ['http', 'scale-out'],
-  ['transport'],
+  ['transport', 'edge'],
 ];
 // Entry points and the composition root: src/*.ts.
 const ROOT = '^src/[^/]+\\.ts$';

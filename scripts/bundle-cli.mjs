@@ -21,3 +21,21 @@ await build({
   allowOverwrite: true,
   logLevel: 'warning',
 });
+
+// pairing-relay/cloudflare: one self-contained module for workerd, which
+// has Web APIs and, with the nodejs_compat flag, the node: modules it uses
+// (buffer, crypto, util, fs); its dependencies are bundled in, so a Worker
+// project needs no resolution of ours, and a Node-only import fails here.
+await build({
+  entryPoints: ['src/cloudflare.ts'],
+  outfile: 'dist/cloudflare.js',
+  bundle: true,
+  platform: 'neutral',
+  conditions: ['workerd', 'worker', 'browser'],
+  mainFields: ['module', 'main'],
+  external: ['node:*'],
+  format: 'esm',
+  target: 'es2022',
+  allowOverwrite: true,
+  logLevel: 'warning',
+});

@@ -57,55 +57,67 @@ describe('limits', () => {
     await settles(() => relay.sessions, 0);
   });
 
-  it('relay_capacity when the session table is full; a slot frees when a session ends', async () => {
-    const { url } = await startRelay({ maxSessions: 2 });
-    const a = await wsConnect(url);
-    a.send({ type: 'listen', otc: '100001' });
-    await a.next();
-    const b = await wsConnect(url);
-    b.send({ type: 'listen', otc: '100002' });
-    await b.next();
-    const c = await wsConnect(url);
-    c.send({ type: 'listen', otc: '100003' });
-    expect(await c.next()).toEqual({ type: 'error', code: 'relay_capacity' });
-    a.send({ type: 'done' });
-    await expectNothingPending(a);
-    c.send({ type: 'listen', otc: '100003' });
-    expect(await c.next()).toEqual({ type: 'ack', message: 'session_open' });
-  });
+  it.skipIf(!transport.has('globalCaps'))(
+    'relay_capacity when the session table is full; a slot frees when a session ends (needs caps over the whole relay)',
+    async () => {
+      const { url } = await startRelay({ maxSessions: 2 });
+      const a = await wsConnect(url);
+      a.send({ type: 'listen', otc: '100001' });
+      await a.next();
+      const b = await wsConnect(url);
+      b.send({ type: 'listen', otc: '100002' });
+      await b.next();
+      const c = await wsConnect(url);
+      c.send({ type: 'listen', otc: '100003' });
+      expect(await c.next()).toEqual({ type: 'error', code: 'relay_capacity' });
+      a.send({ type: 'done' });
+      await expectNothingPending(a);
+      c.send({ type: 'listen', otc: '100003' });
+      expect(await c.next()).toEqual({ type: 'ack', message: 'session_open' });
+    },
+  );
 
-  it('relay_capacity does not spend the rate-limit budget', async () => {
-    const { url } = await startRelay({ maxSessions: 1, failedAttemptsPerIp: 2 });
-    const a = await wsConnect(url);
-    a.send({ type: 'listen', otc: '200001' });
-    await a.next();
-    const b = await wsConnect(url);
-    for (let i = 0; i < 5; i++) {
-      b.send({ type: 'listen', otc: '200002' });
-      expect(await b.next()).toEqual({ type: 'error', code: 'relay_capacity' });
-    }
-  });
+  it.skipIf(!transport.has('globalCaps'))(
+    'relay_capacity does not spend the rate-limit budget (needs caps over the whole relay)',
+    async () => {
+      const { url } = await startRelay({ maxSessions: 1, failedAttemptsPerIp: 2 });
+      const a = await wsConnect(url);
+      a.send({ type: 'listen', otc: '200001' });
+      await a.next();
+      const b = await wsConnect(url);
+      for (let i = 0; i < 5; i++) {
+        b.send({ type: 'listen', otc: '200002' });
+        expect(await b.next()).toEqual({ type: 'error', code: 'relay_capacity' });
+      }
+    },
+  );
 
-  it('the socket cap refuses at upgrade with 503', async () => {
-    const { url } = await startRelay({ maxSockets: 2 });
-    await wsConnect(url);
-    await wsConnect(url);
-    expect(await upgradeStatus(url)).toBe(503);
-  });
+  it.skipIf(!transport.has('globalCaps'))(
+    'the socket cap refuses at upgrade with 503 (needs caps over the whole relay)',
+    async () => {
+      const { url } = await startRelay({ maxSockets: 2 });
+      await wsConnect(url);
+      await wsConnect(url);
+      expect(await upgradeStatus(url)).toBe(503);
+    },
+  );
 
-  it('the per-address socket cap refuses at upgrade with 429, other addresses unaffected', async () => {
-    const { url, relay } = await startRelay({ maxSocketsPerIp: 2, trustProxy: 1 });
-    const hdr = { 'x-forwarded-for': '198.51.100.7' };
-    const one = await wsConnect(url, hdr);
-    await wsConnect(url, hdr);
-    expect(await upgradeStatus(url, hdr)).toBe(429);
-    expect(await upgradeStatus(url, { 'x-forwarded-for': '198.51.100.8' })).toBe(101);
-    await settles(() => relay.connections, 3);
-    one.close();
-    await one.closed;
-    await eventually(() => relay.connections === 2);
-    expect(await upgradeStatus(url, hdr)).toBe(101);
-  });
+  it.skipIf(!transport.has('globalCaps'))(
+    'the per-address socket cap refuses at upgrade with 429, other addresses unaffected (needs caps over the whole relay)',
+    async () => {
+      const { url, relay } = await startRelay({ maxSocketsPerIp: 2, trustProxy: 1 });
+      const hdr = { 'x-forwarded-for': '198.51.100.7' };
+      const one = await wsConnect(url, hdr);
+      await wsConnect(url, hdr);
+      expect(await upgradeStatus(url, hdr)).toBe(429);
+      expect(await upgradeStatus(url, { 'x-forwarded-for': '198.51.100.8' })).toBe(101);
+      await settles(() => relay.connections, 3);
+      one.close();
+      await one.closed;
+      await eventually(() => relay.connections === 2);
+      expect(await upgradeStatus(url, hdr)).toBe(101);
+    },
+  );
 
   // Node only: Bun.serve has no hook at accept; there Bun's 10 s HTTP idle limit cuts them.
   it.skipIf(!transport.has('perIpAcceptCap'))(
@@ -141,13 +153,16 @@ describe('limits', () => {
     },
   );
 
-  it('IPv6 clients share a per-address cap across their /64', async () => {
-    const { url } = await startRelay({ maxSocketsPerIp: 2, trustProxy: 1 });
-    await wsConnect(url, { 'x-forwarded-for': '2001:db8:1:2::1' });
-    await wsConnect(url, { 'x-forwarded-for': '2001:db8:1:2:ffff::9' });
-    expect(await upgradeStatus(url, { 'x-forwarded-for': '2001:db8:1:2:aaaa::1' })).toBe(429);
-    expect(await upgradeStatus(url, { 'x-forwarded-for': '2001:db8:1:3::1' })).toBe(101);
-  });
+  it.skipIf(!transport.has('globalCaps'))(
+    'IPv6 clients share a per-address cap across their /64 (needs caps over the whole relay)',
+    async () => {
+      const { url } = await startRelay({ maxSocketsPerIp: 2, trustProxy: 1 });
+      await wsConnect(url, { 'x-forwarded-for': '2001:db8:1:2::1' });
+      await wsConnect(url, { 'x-forwarded-for': '2001:db8:1:2:ffff::9' });
+      expect(await upgradeStatus(url, { 'x-forwarded-for': '2001:db8:1:2:aaaa::1' })).toBe(429);
+      expect(await upgradeStatus(url, { 'x-forwarded-for': '2001:db8:1:3::1' })).toBe(101);
+    },
+  );
 
   it('a socket that holds nothing is closed after idleTimeoutMs', async () => {
     const { url, relay } = await startRelay({ idleTimeoutMs: 100 });
@@ -164,21 +179,24 @@ describe('limits', () => {
     await settles(() => relay.sessions, 1);
   });
 
-  it('a socket the relay closed starts nothing new, and is cut off if it never answers', async () => {
-    const { url, relay } = await startRelay({ idleTimeoutMs: 100 });
-    // A client that never answers the relay's close frame.
-    const stubborn = await rawConnect(url);
-    const close = await stubborn.next();
-    expect(close.opcode).toBe(0x8);
-    stubborn.send('{"type":"listen","otc":"454545"}');
-    const probe = await wsConnect(url);
-    probe.send({ type: 'connect', otc: '454545' });
-    expect(await probe.next()).toEqual({ type: 'error', code: 'otc_not_found' });
-    // Cut off within the 2 s answer window, having opened no session.
-    await stubborn.ended;
-    await settles(() => relay.sessions, 0);
-    await eventually(() => relay.connections === 0);
-  });
+  it.skipIf(!transport.has('ownsConnection'))(
+    'a socket the relay closed starts nothing new, and is cut off if it never answers (needs the relay to own the client connection)',
+    async () => {
+      const { url, relay } = await startRelay({ idleTimeoutMs: 100 });
+      // A client that never answers the relay's close frame.
+      const stubborn = await rawConnect(url);
+      const close = await stubborn.next();
+      expect(close.opcode).toBe(0x8);
+      stubborn.send('{"type":"listen","otc":"454545"}');
+      const probe = await wsConnect(url);
+      probe.send({ type: 'connect', otc: '454545' });
+      expect(await probe.next()).toEqual({ type: 'error', code: 'otc_not_found' });
+      // Cut off within the 2 s answer window, having opened no session.
+      await stubborn.ended;
+      await settles(() => relay.sessions, 0);
+      await eventually(() => relay.connections === 0);
+    },
+  );
 
   it('a socket whose session ended becomes idle again', async () => {
     const { url } = await startRelay({ idleTimeoutMs: 150 });
@@ -189,43 +207,49 @@ describe('limits', () => {
     expect((await controller.closed).code).toBe(1000);
   });
 
-  it('a dead peer that never answers pings is terminated', async () => {
-    const { url, relay } = await startRelay({ heartbeatMs: 100 });
-    const dead = await wsConnect(url, {}, { autoPong: false });
-    const alive = await wsConnect(url);
-    dead.send({ type: 'listen', otc: '400004' });
-    await dead.next();
-    alive.send({ type: 'connect', otc: '400004' });
-    await alive.next();
-    expect((await dead.closed).code).toBe(1006);
-    expect(await alive.next()).toEqual({ type: 'error', code: 'peer_disconnected' });
-    await settles(() => relay.connections, 1);
-  });
+  it.skipIf(!transport.has('heartbeat'))(
+    'a dead peer that never answers pings is terminated (needs the relay to ping)',
+    async () => {
+      const { url, relay } = await startRelay({ heartbeatMs: 100 });
+      const dead = await wsConnect(url, {}, { autoPong: false });
+      const alive = await wsConnect(url);
+      dead.send({ type: 'listen', otc: '400004' });
+      await dead.next();
+      alive.send({ type: 'connect', otc: '400004' });
+      await alive.next();
+      expect((await dead.closed).code).toBe(1006);
+      expect(await alive.next()).toEqual({ type: 'error', code: 'peer_disconnected' });
+      await settles(() => relay.connections, 1);
+    },
+  );
 
-  it('a slow reader whose send buffer passes the cap is cut off; its partner is told', async () => {
-    const { url, relay } = await startRelay({
-      maxBufferedBytes: 64 * 1024,
-      maxSessionBytes: 1024 * 1024 * 1024,
-    });
-    const target = await wsConnect(url);
-    target.send({ type: 'listen', otc: '616161' });
-    await target.next();
-    // A controller that stops reading from its TCP socket once paired.
-    const controller = await rawConnect(url);
-    controller.send('{"type":"connect","otc":"616161"}');
-    expect(JSON.parse((await controller.next()).text)).toEqual({ type: 'peer_found' });
-    await target.next();
-    controller.socket.pause();
-    const payload = 'q'.repeat(60_000);
-    let told: Record<string, unknown> | undefined;
-    // Loopback kernel buffers soak up a few MB before the relay's own buffer grows.
-    for (let i = 0; i < 100 && told === undefined; i++) {
-      for (let j = 0; j < 20; j++) target.send({ type: 'data', payload });
-      told = await target.next(30).catch(() => undefined);
-    }
-    expect(told).toEqual({ type: 'error', code: 'peer_disconnected' });
-    await settles(() => relay.sessions, 0);
-  });
+  it.skipIf(!transport.has('slowReaderCap'))(
+    'a slow reader whose send buffer passes the cap is cut off; its partner is told (needs a cap on the send buffer)',
+    async () => {
+      const { url, relay } = await startRelay({
+        maxBufferedBytes: 64 * 1024,
+        maxSessionBytes: 1024 * 1024 * 1024,
+      });
+      const target = await wsConnect(url);
+      target.send({ type: 'listen', otc: '616161' });
+      await target.next();
+      // A controller that stops reading from its TCP socket once paired.
+      const controller = await rawConnect(url);
+      controller.send('{"type":"connect","otc":"616161"}');
+      expect(JSON.parse((await controller.next()).text)).toEqual({ type: 'peer_found' });
+      await target.next();
+      controller.socket.pause();
+      const payload = 'q'.repeat(60_000);
+      let told: Record<string, unknown> | undefined;
+      // Loopback kernel buffers soak up a few MB before the relay's own buffer grows.
+      for (let i = 0; i < 100 && told === undefined; i++) {
+        for (let j = 0; j < 20; j++) target.send({ type: 'data', payload });
+        told = await target.next(30).catch(() => undefined);
+      }
+      expect(told).toEqual({ type: 'error', code: 'peer_disconnected' });
+      await settles(() => relay.sessions, 0);
+    },
+  );
 });
 
 describe('session lifetime', () => {

@@ -35,76 +35,79 @@ async function relayWithLog(options: RelayOptions): Promise<{
   };
 }
 
-describe('misconfiguration warnings', () => {
-  it('X-Forwarded-For while trust proxy is off: one warning naming AMESH_TRUST_PROXY, not one per request', async ({
-    skip,
-  }) => {
-    skip(!transport.has('metrics'), 'needs /metrics, where the warning is counted');
-    const { url, httpUrl, warnings, settle } = await relayWithLog({ metrics: true });
-    for (let i = 0; i < 6; i++) {
-      expect(await upgradeStatus(url, { 'x-forwarded-for': `203.0.113.${i}` })).toBe(101);
-    }
-    const metrics = await (await fetch(httpUrl('/metrics'))).text();
-    expect(metrics).toMatch(/pairing_relay_warnings_total\{cause="forwarded_ignored"\} 1/);
-    await settle();
-    expect(warnings()).toHaveLength(1);
-    const [w] = warnings();
-    expect(w?.['cause']).toBe('forwarded_ignored');
-    expect(w?.['setting']).toBe('AMESH_TRUST_PROXY');
-    expect(w?.['msg']).toMatch(/every client behind that proxy shares one rate-limit bucket/);
-  });
+describe.skipIf(!transport.has('logs'))(
+  'misconfiguration warnings (needs the relay log lines)',
+  () => {
+    it('X-Forwarded-For while trust proxy is off: one warning naming AMESH_TRUST_PROXY, not one per request', async ({
+      skip,
+    }) => {
+      skip(!transport.has('metrics'), 'needs /metrics, where the warning is counted');
+      const { url, httpUrl, warnings, settle } = await relayWithLog({ metrics: true });
+      for (let i = 0; i < 6; i++) {
+        expect(await upgradeStatus(url, { 'x-forwarded-for': `203.0.113.${i}` })).toBe(101);
+      }
+      const metrics = await (await fetch(httpUrl('/metrics'))).text();
+      expect(metrics).toMatch(/pairing_relay_warnings_total\{cause="forwarded_ignored"\} 1/);
+      await settle();
+      expect(warnings()).toHaveLength(1);
+      const [w] = warnings();
+      expect(w?.['cause']).toBe('forwarded_ignored');
+      expect(w?.['setting']).toBe('AMESH_TRUST_PROXY');
+      expect(w?.['msg']).toMatch(/every client behind that proxy shares one rate-limit bucket/);
+    });
 
-  it('trust proxy on but upgrades without X-Forwarded-For: one warning', async () => {
-    const { url, warnings, settle } = await relayWithLog({ trustProxy: 1 });
-    for (let i = 0; i < 6; i++) expect(await upgradeStatus(url)).toBe(101);
-    await settle();
-    expect(warnings().map((w) => w['cause'])).toEqual(['forwarded_missing']);
-    expect(warnings()[0]?.['msg']).toMatch(/Unset AMESH_TRUST_PROXY/);
-  });
+    it('trust proxy on but upgrades without X-Forwarded-For: one warning', async () => {
+      const { url, warnings, settle } = await relayWithLog({ trustProxy: 1 });
+      for (let i = 0; i < 6; i++) expect(await upgradeStatus(url)).toBe(101);
+      await settle();
+      expect(warnings().map((w) => w['cause'])).toEqual(['forwarded_missing']);
+      expect(warnings()[0]?.['msg']).toMatch(/Unset AMESH_TRUST_PROXY/);
+    });
 
-  it('no warning when the setting fits the traffic, and health checks never count', async () => {
-    const direct = await relayWithLog({});
-    const proxied = await relayWithLog({ trustProxy: 1 });
-    for (let i = 0; i < 3; i++) {
-      expect(await upgradeStatus(direct.url)).toBe(101);
-      expect(await upgradeStatus(proxied.url, { 'x-forwarded-for': '203.0.113.7' })).toBe(101);
-      // A load balancer's probes: with X-Forwarded-For on a no-trust relay, without on a trusting one.
-      await fetch(direct.httpUrl('/health'), { headers: { 'x-forwarded-for': '203.0.113.7' } });
-      await fetch(proxied.httpUrl('/health'));
-    }
-    await direct.settle();
-    await proxied.settle();
-    expect(direct.warnings()).toEqual([]);
-    expect(proxied.warnings()).toEqual([]);
-  });
+    it('no warning when the setting fits the traffic, and health checks never count', async () => {
+      const direct = await relayWithLog({});
+      const proxied = await relayWithLog({ trustProxy: 1 });
+      for (let i = 0; i < 3; i++) {
+        expect(await upgradeStatus(direct.url)).toBe(101);
+        expect(await upgradeStatus(proxied.url, { 'x-forwarded-for': '203.0.113.7' })).toBe(101);
+        // A load balancer's probes: with X-Forwarded-For on a no-trust relay, without on a trusting one.
+        await fetch(direct.httpUrl('/health'), { headers: { 'x-forwarded-for': '203.0.113.7' } });
+        await fetch(proxied.httpUrl('/health'));
+      }
+      await direct.settle();
+      await proxied.settle();
+      expect(direct.warnings()).toEqual([]);
+      expect(proxied.warnings()).toEqual([]);
+    });
 
-  it('many sessions from one client key: one warning with the address, at the threshold', async () => {
-    const { url, warnings, settle } = await relayWithLog({ sharedKeyWarnSessions: 3 });
-    for (let i = 0; i < 6; i++) {
-      const { target, controller } = await pair(url, `70000${i}`);
-      controller.send({ type: 'done' });
-      await target.next();
-    }
-    await settle();
-    expect(warnings()).toHaveLength(1);
-    const [w] = warnings();
-    expect(w?.['cause']).toBe('shared_client_key');
-    expect(w?.['client']).toBe('127.0.0.1');
-    expect(w?.['sessions']).toBe(3);
-    expect(w?.['msg']).toMatch(/AMESH_TRUST_PROXY/);
-  });
+    it('many sessions from one client key: one warning with the address, at the threshold', async () => {
+      const { url, warnings, settle } = await relayWithLog({ sharedKeyWarnSessions: 3 });
+      for (let i = 0; i < 6; i++) {
+        const { target, controller } = await pair(url, `70000${i}`);
+        controller.send({ type: 'done' });
+        await target.next();
+      }
+      await settle();
+      expect(warnings()).toHaveLength(1);
+      const [w] = warnings();
+      expect(w?.['cause']).toBe('shared_client_key');
+      expect(w?.['client']).toBe('127.0.0.1');
+      expect(w?.['sessions']).toBe(3);
+      expect(w?.['msg']).toMatch(/AMESH_TRUST_PROXY/);
+    });
 
-  it('sharedKeyWarnSessions 0 turns that warning off', async () => {
-    const { url, warnings, settle } = await relayWithLog({ sharedKeyWarnSessions: 0 });
-    for (let i = 0; i < 3; i++) {
-      const { target, controller } = await pair(url, `71000${i}`);
-      controller.send({ type: 'done' });
-      await target.next();
-    }
-    await settle();
-    expect(warnings()).toEqual([]);
-  });
-});
+    it('sharedKeyWarnSessions 0 turns that warning off', async () => {
+      const { url, warnings, settle } = await relayWithLog({ sharedKeyWarnSessions: 0 });
+      for (let i = 0; i < 3; i++) {
+        const { target, controller } = await pair(url, `71000${i}`);
+        controller.send({ type: 'done' });
+        await target.next();
+      }
+      await settle();
+      expect(warnings()).toEqual([]);
+    });
+  },
+);
 
 describe('shared-key counting (no relay needed)', () => {
   function counter(limit: number): { opened: (key: string) => void; warned: string[] } {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, delay, pair, startRelay, wsConnect, settles } from './helpers/relay.js';
+import { asClient, cleanup, delay, pair, startRelay, wsConnect, settles } from './helpers/relay.js';
+import { transport } from './helpers/transports.js';
 
 afterEach(cleanup);
 
@@ -57,10 +58,10 @@ describe('failed listen/connect per address', () => {
     expect(limited).toBe(25);
   });
 
-  it('addresses have separate buckets behind a trusted proxy', async () => {
-    const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 1 });
-    const a = await wsConnect(url, from('203.0.113.1'));
-    const b = await wsConnect(url, from('203.0.113.2'));
+  it('clients from different addresses have separate buckets', async () => {
+    const { url } = await startRelay({ failedAttemptsPerIp: 1 });
+    const a = await wsConnect(url, {}, asClient(2));
+    const b = await wsConnect(url, {}, asClient(3));
     a.send({ type: 'connect', otc: '111111' });
     expect(await a.next()).toMatchObject({ code: 'otc_not_found' });
     a.send({ type: 'connect', otc: '111112' });
@@ -69,25 +70,43 @@ describe('failed listen/connect per address', () => {
     expect(await b.next()).toMatchObject({ code: 'otc_not_found' });
   });
 
-  it('a client writing its own X-Forwarded-For behind one hop gets no new bucket', async () => {
-    const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 3 });
-    const replies: unknown[] = [];
-    for (let i = 0; i < 6; i++) {
-      // The client wrote "10.9.9.i"; the trusted proxy appended the real 203.0.113.50.
-      const c = await wsConnect(url, from(`10.9.9.${i}, 203.0.113.50`));
-      c.send({ type: 'connect', otc: String(300000 + i) });
-      replies.push((await c.next())['code']);
-      c.close();
-    }
-    expect(replies).toEqual([
-      'otc_not_found',
-      'otc_not_found',
-      'otc_not_found',
-      'rate_limited',
-      'rate_limited',
-      'rate_limited',
-    ]);
-  });
+  it.skipIf(!transport.has('forwardedFor'))(
+    'addresses have separate buckets behind a trusted proxy (needs X-Forwarded-For)',
+    async () => {
+      const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 1 });
+      const a = await wsConnect(url, from('203.0.113.1'));
+      const b = await wsConnect(url, from('203.0.113.2'));
+      a.send({ type: 'connect', otc: '111111' });
+      expect(await a.next()).toMatchObject({ code: 'otc_not_found' });
+      a.send({ type: 'connect', otc: '111112' });
+      expect(await a.next()).toMatchObject({ code: 'rate_limited' });
+      b.send({ type: 'connect', otc: '111113' });
+      expect(await b.next()).toMatchObject({ code: 'otc_not_found' });
+    },
+  );
+
+  it.skipIf(!transport.has('forwardedFor'))(
+    'a client writing its own X-Forwarded-For behind one hop gets no new bucket (needs X-Forwarded-For)',
+    async () => {
+      const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 3 });
+      const replies: unknown[] = [];
+      for (let i = 0; i < 6; i++) {
+        // The client wrote "10.9.9.i"; the trusted proxy appended the real 203.0.113.50.
+        const c = await wsConnect(url, from(`10.9.9.${i}, 203.0.113.50`));
+        c.send({ type: 'connect', otc: String(300000 + i) });
+        replies.push((await c.next())['code']);
+        c.close();
+      }
+      expect(replies).toEqual([
+        'otc_not_found',
+        'otc_not_found',
+        'otc_not_found',
+        'rate_limited',
+        'rate_limited',
+        'rate_limited',
+      ]);
+    },
+  );
 
   it('without trust, X-Forwarded-For is ignored entirely', async () => {
     const { url } = await startRelay({ failedAttemptsPerIp: 1 });
@@ -99,30 +118,33 @@ describe('failed listen/connect per address', () => {
     expect(await b.next()).toMatchObject({ code: 'rate_limited' });
   });
 
-  it('IPv6 addresses rotating inside one /64 share a bucket', async () => {
-    const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 2 });
-    const codes: unknown[] = [];
-    for (const addr of ['2001:db8:a:b::1', '2001:db8:a:b::2', '2001:db8:a:b:c:d:e:f']) {
-      const c = await wsConnect(url, from(addr));
-      c.send({ type: 'connect', otc: '131313' });
-      codes.push((await c.next())['code']);
-    }
-    expect(codes).toEqual(['otc_not_found', 'otc_not_found', 'rate_limited']);
-  });
+  it.skipIf(!transport.has('forwardedFor'))(
+    'IPv6 addresses rotating inside one /64 share a bucket (needs X-Forwarded-For)',
+    async () => {
+      const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 2 });
+      const codes: unknown[] = [];
+      for (const addr of ['2001:db8:a:b::1', '2001:db8:a:b::2', '2001:db8:a:b:c:d:e:f']) {
+        const c = await wsConnect(url, from(addr));
+        c.send({ type: 'connect', otc: '131313' });
+        codes.push((await c.next())['code']);
+      }
+      expect(codes).toEqual(['otc_not_found', 'otc_not_found', 'rate_limited']);
+    },
+  );
 });
 
 describe('brute force on one code, from many addresses', () => {
   it('5 failed attempts burn the code: a later listen or connect never pairs', async () => {
-    const { url } = await startRelay({ trustProxy: 1 });
+    const { url } = await startRelay();
     for (let i = 0; i < 5; i++) {
-      const c = await wsConnect(url, from(`198.51.100.${i}`));
+      const c = await wsConnect(url, {}, asClient(10 + i));
       c.send({ type: 'connect', otc: '654321' });
       expect(await c.next()).toMatchObject({ code: 'otc_not_found' });
     }
-    const target = await wsConnect(url, from('192.0.2.10'));
+    const target = await wsConnect(url, {}, asClient(2));
     target.send({ type: 'listen', otc: '654321' });
     expect(await target.next()).toEqual({ type: 'error', code: 'otc_in_use' });
-    const controller = await wsConnect(url, from('192.0.2.11'));
+    const controller = await wsConnect(url, {}, asClient(3));
     controller.send({ type: 'connect', otc: '654321' });
     expect(await controller.next()).toEqual({ type: 'error', code: 'otc_not_found' });
     // Other codes are untouched.
@@ -132,16 +154,15 @@ describe('brute force on one code, from many addresses', () => {
 
   it('the burn lasts only for the window', async () => {
     const { url } = await startRelay({
-      trustProxy: 1,
       codeFailureLimit: 2,
       failedAttemptWindowMs: 300,
     });
     for (let i = 0; i < 2; i++) {
-      const c = await wsConnect(url, from(`198.51.100.${i}`));
+      const c = await wsConnect(url, {}, asClient(10 + i));
       c.send({ type: 'connect', otc: '565656' });
       await c.next();
     }
-    const target = await wsConnect(url, from('192.0.2.20'));
+    const target = await wsConnect(url, {}, asClient(4));
     target.send({ type: 'listen', otc: '565656' });
     expect(await target.next()).toMatchObject({ code: 'otc_in_use' });
     await delay(350);
@@ -150,28 +171,28 @@ describe('brute force on one code, from many addresses', () => {
   });
 
   it('a live, unpaired code that collects 5 failures is ended', async () => {
-    const { url, relay } = await startRelay({ trustProxy: 1 });
-    const target = await wsConnect(url, from('192.0.2.30'));
+    const { url, relay } = await startRelay();
+    const target = await wsConnect(url, {}, asClient(5));
     target.send({ type: 'listen', otc: '787878' });
     await target.next();
     for (let i = 0; i < 5; i++) {
-      const c = await wsConnect(url, from(`198.51.100.${i}`));
+      const c = await wsConnect(url, {}, asClient(10 + i));
       c.send({ type: 'listen', otc: '787878' });
       expect(await c.next()).toMatchObject({ code: 'otc_in_use' });
     }
     expect(await target.next()).toEqual({ type: 'error', code: 'otc_expired' });
     await settles(() => relay.sessions, 0);
-    const controller = await wsConnect(url, from('192.0.2.31'));
+    const controller = await wsConnect(url, {}, asClient(6));
     controller.send({ type: 'connect', otc: '787878' });
     expect(await controller.next()).toEqual({ type: 'error', code: 'otc_not_found' });
   });
 
   it('a paired session is not disturbed by failures on its code', async () => {
-    const { url } = await startRelay({ trustProxy: 1 });
+    const { url } = await startRelay();
     const { target, controller } = await pair(url, '989898');
     const codes: unknown[] = [];
     for (let i = 0; i < 6; i++) {
-      const c = await wsConnect(url, from(`198.51.100.${i}`));
+      const c = await wsConnect(url, {}, asClient(10 + i));
       c.send({ type: 'connect', otc: '989898' });
       codes.push((await c.next())['code']);
     }

@@ -1,5 +1,5 @@
-import { errorFrame } from '../protocol/errors.js';
-import { DONE_FRAME, PEER_FOUND_FRAME } from '../protocol/messages.js';
+import { PEER_FOUND_FRAME } from '../protocol/messages.js';
+import { endingFor } from './endings.js';
 import type { Clock, Timer } from './clock.js';
 import type { Expiring, ExpiryQueue } from './expiry.js';
 import type { EndReason, Member, Session } from './sessions.js';
@@ -224,30 +224,11 @@ export class Client implements Member, SocketEvents {
     this.send(PEER_FOUND_FRAME);
   }
 
-  /** What a socket hears when its session ends, for each reason. */
+  /** What a socket hears when its session ends (core/endings.ts), then maybe its close. */
   ended(reason: EndReason, self: boolean): void {
-    switch (reason) {
-      case 'done':
-        if (!self) this.send(DONE_FRAME);
-        return;
-      case 'peer_disconnected':
-        if (!self) this.send(errorFrame('peer_disconnected'));
-        return;
-      case 'expired':
-      case 'burned':
-        this.send(errorFrame('otc_expired'));
-        return this.close(1000, 'session expired');
-      case 'data_limit':
-        this.send(errorFrame('session_data_limit'));
-        return this.close(1008, 'session data limit');
-      case 'claim_lost':
-        // Only an unpaired target: two listens must never both win a code.
-        this.send(errorFrame('otc_in_use'));
-        return this.close(1000, 'code claimed elsewhere');
-      case 'shutdown':
-        // The caller says going_away to every socket.
-        return;
-    }
+    const { frame, close } = endingFor(reason, self);
+    if (frame !== null) this.send(frame);
+    if (close !== null) this.close(close[0], close[1]);
   }
 
   close(code: number, reason: string): void {

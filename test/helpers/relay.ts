@@ -54,9 +54,13 @@ export interface TestClient {
 export function wsConnect(
   url: string,
   headers: Record<string, string> = {},
-  opts: { autoPong?: boolean } = {},
+  opts: { autoPong?: boolean; localAddress?: string } = {},
 ): Promise<TestClient> {
-  const ws = new WebSocket(url, { headers, autoPong: opts.autoPong ?? true });
+  const ws = new WebSocket(url, {
+    headers,
+    autoPong: opts.autoPong ?? true,
+    ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
+  });
   sockets.add(ws);
   const queue: Message[] = [];
   const waiters: Array<(m: Message) => void> = [];
@@ -101,6 +105,16 @@ export function wsConnect(
   });
 }
 
+/**
+ * wsConnect() options for a client of its own: source address 127.0.0.n
+ * (n 2-254; the default client is 127.0.0.1). Every transport tells these
+ * apart by the socket peer, with no proxy setting: the edge one included,
+ * where the front sets CF-Connecting-IP from it.
+ */
+export function asClient(n: number): { localAddress: string } {
+  return { localAddress: `127.0.0.${n}` };
+}
+
 /** Opens a target and a controller paired under `code`. */
 export async function pair(
   url: string,
@@ -132,9 +146,13 @@ export async function expectNothingPending(client: TestClient): Promise<void> {
 }
 
 /** Upgrade attempt that reports the HTTP status of a refusal (or 101). */
-export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+export function upgradeStatus(
+  url: string,
+  headers: Record<string, string> = {},
+  from: { localAddress?: string } = {},
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
+    const ws = new WebSocket(url, { headers, ...from });
     sockets.add(ws);
     ws.once('open', () => resolve(101));
     ws.once('unexpected-response', (_req, res) => {

@@ -19,6 +19,18 @@ export const CAPABILITIES = {
   signals: 'that process draining on SIGTERM/SIGINT and re-reading token files on SIGHUP',
   metrics: 'serving Prometheus /metrics',
   scaleOut: "scale-out over Redis (TCP from the relay's own process)",
+  shutdown:
+    'stop() and drain() telling every socket going_away (a Worker is never stopped by its owner: deploys move sockets)',
+  logs: "the relay's log lines reaching the test's logger (a Worker's go to Workers Logs)",
+  ownsConnection:
+    "writing a refused upgrade's HTTP answer itself, Connection: close and closed (on Workers, Cloudflare's front end owns the connection)",
+  forwardedFor:
+    'the client address from X-Forwarded-For behind trusted proxies (trustProxy); a Worker has only CF-Connecting-IP',
+  globalCaps:
+    'caps over the whole relay: concurrent sockets and sessions, sockets per address, stored jtis (a Worker has one object per code instead)',
+  heartbeat:
+    'pinging sockets and cutting off those that do not answer (on Workers, the platform does)',
+  slowReaderCap: "a cap on a slow reader's send buffer (maxBufferedBytes)",
 } as const;
 
 export type Capability = keyof typeof CAPABILITIES;
@@ -48,6 +60,13 @@ export const TRANSPORTS = {
       'signals',
       'metrics',
       'scaleOut',
+      'shutdown',
+      'logs',
+      'ownsConnection',
+      'forwardedFor',
+      'globalCaps',
+      'heartbeat',
+      'slowReaderCap',
     ],
     relay: async (options) => (await import('../../src/index.js')).createRelayServer(options),
     cli: process.execPath,
@@ -57,9 +76,33 @@ export const TRANSPORTS = {
    * over a control channel. Bun.serve has no hook at TCP accept.
    */
   bun: {
-    capabilities: ['mount', 'cli', 'signals', 'metrics', 'scaleOut'],
+    capabilities: [
+      'mount',
+      'cli',
+      'signals',
+      'metrics',
+      'scaleOut',
+      'shutdown',
+      'logs',
+      'ownsConnection',
+      'forwardedFor',
+      'globalCaps',
+      'heartbeat',
+      'slowReaderCap',
+    ],
     relay: async (options) => (await import('./bun-relay.js')).startBunRelay(options),
     cli: BUN,
+  },
+  /**
+   * The Cloudflare Worker (pairing-relay/cloudflare, dist/cloudflare.js)
+   * under miniflare behind scripts/edge-server.mjs's front, as `npm run
+   * edge` serves it; needs `npm run build` first. The platform has no TCP
+   * accept hook, no process of ours, no /metrics (docs/protocol.md,
+   * "Platform differences").
+   */
+  edge: {
+    capabilities: [],
+    relay: async (options) => (await import('./edge-relay.js')).startEdgeRelay(options),
   },
 } as const satisfies Record<string, Transport>;
 

@@ -1,0 +1,73 @@
+import { usage } from './usage.js';
+import { socketOf, type DurableObjectNamespace, type EdgeSocket } from './workers-api.js';
+
+/**
+ * Control frames an object sends the Worker on a link, never to a client (a
+ * relay frame is a JSON object: it starts with `{`). RELEASE: the socket's
+ * session or watch here is over, route its next frames afresh (the Worker
+ * then closes the link). BOUNCE + frame: a frame that arrived after the
+ * release and names another object; the Worker routes it again.
+ */
+export const RELEASE_FRAME = '~release';
+export const BOUNCE_PREFIX = '~bounce:';
+/** Headers of the link upgrade: the client key the Worker derived, and the object's name. */
+export const LINK_KEY_HEADER = 'x-relay-client-key';
+export const LINK_NAME_HEADER = 'x-relay-object';
+export const CODE_PREFIX = 'otc:';
+export const JTI_PREFIX = 'jti:';
+
+/**
+ * One WebSocket from the Worker to the Durable Object of one code or jti,
+ * over which a client's frames for it go and its answers come back. Frames
+ * sent before the object has accepted wait, in order.
+ */
+export class Link {
+  private socket: EdgeSocket | null = null;
+  private waiting: string[] | null = [];
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    namespace: DurableObjectNamespace,
+    key: string,
+    onFrame: (frame: string | ArrayBuffer) => void,
+    onEnd: (code: number, reason: string) => void,
+  ) {
+    usage.objectRequests++;
+    const stub = namespace.get(namespace.idFromName(name));
+    stub
+      .fetch('https://relay-object/link', {
+        headers: { upgrade: 'websocket', [LINK_KEY_HEADER]: key, [LINK_NAME_HEADER]: name },
+      })
+      .then((response) => {
+        const socket = socketOf(response);
+        if (socket === null) return onEnd(1011, 'internal error');
+        socket.accept();
+        socket.addEventListener('message', (event) => onFrame(event.data));
+        socket.addEventListener('close', (event) => onEnd(event.code, event.reason));
+        socket.addEventListener('error', () => onEnd(1011, 'internal error'));
+        this.socket = socket;
+        if (this.closed) return socket.close(1000, 'closed');
+        for (const frame of this.waiting ?? []) socket.send(frame);
+        this.waiting = null;
+      })
+      .catch(() => onEnd(1011, 'internal error'));
+  }
+
+  send(frame: string): void {
+    if (this.closed) return;
+    if (this.socket === null) this.waiting?.push(frame);
+    else this.socket.send(frame);
+  }
+
+  /** The client is gone, or no longer wants this: the object sees the link close. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.socket?.close(1000, 'closed');
+    } catch {
+      // Already closing from the object's side.
+    }
+  }
+}
