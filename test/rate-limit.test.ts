@@ -8,7 +8,9 @@ const from = (addr: string): Record<string, string> => ({ 'x-forwarded-for': add
 
 describe('failed listen/connect per address', () => {
   it('5 failures, then rate_limited until the window ends', async () => {
-    const { url } = await startRelay({ failedAttemptWindowMs: 400 });
+    // Long enough for seven round trips through the slowest transport (the
+    // edge's, on a loaded machine) to stay inside one window.
+    const { url } = await startRelay({ failedAttemptWindowMs: 1_200 });
     const guesser = await wsConnect(url);
     for (let i = 0; i < 5; i++) {
       guesser.send({ type: 'connect', otc: String(100000 + i) });
@@ -20,7 +22,7 @@ describe('failed listen/connect per address', () => {
     const target = await wsConnect(url);
     target.send({ type: 'listen', otc: '999999' });
     expect(await target.next()).toEqual({ type: 'error', code: 'rate_limited' });
-    await delay(450);
+    await delay(1_250);
     target.send({ type: 'listen', otc: '999999' });
     expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
   });
