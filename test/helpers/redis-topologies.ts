@@ -68,7 +68,7 @@ export class Topology {
   /** A node from `conf` lines (port, dir and no persistence added). */
   async node(
     lines: string[],
-    opts: { sentinel?: boolean; port?: number; start?: boolean } = {},
+    opts: { sentinel?: boolean; port?: number; start?: boolean; tlsOnly?: boolean } = {},
   ): Promise<RedisNode> {
     const port = opts.port ?? (await freePort());
     const name = `${opts.sentinel === true ? 'sentinel' : 'redis'}-${port}`;
@@ -76,7 +76,14 @@ export class Topology {
     const base = opts.sentinel === true ? [] : ['save ""', 'appendonly no'];
     writeFileSync(
       conf,
-      [`port ${port}`, 'bind 127.0.0.1', `dir ${this.dir}`, ...base, ...lines, ''].join('\n'),
+      [
+        ...(opts.tlsOnly === true ? ['port 0', `tls-port ${port}`] : [`port ${port}`]),
+        'bind 127.0.0.1',
+        `dir ${this.dir}`,
+        ...base,
+        ...lines,
+        '',
+      ].join('\n'),
     );
     const node = new RedisNode(port, conf, opts.sentinel === true);
     this.nodes.push(node);
@@ -245,3 +252,66 @@ export async function startSentinels(): Promise<{
     throw err;
   }
 }
+
+/**
+ * A private CA and a server certificate for `name` only (not the address
+ * dialled, so the client must be told the name: REDIS_TLS_SERVERNAME), made
+ * with openssl in the topology's dir.
+ */
+export function makeCertificates(
+  topology: Topology,
+  name: string,
+): { ca: string; cert: string; key: string } {
+  const at = (f: string): string => join(topology.dir, f);
+  const run = (...args: string[]): void => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run(
+    'req',
+    '-x509',
+    '-new',
+    ...ec,
+    '-keyout',
+    at('ca.key'),
+    '-out',
+    at('ca.crt'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=relay-test-ca',
+  );
+  run(
+    'req',
+    '-new',
+    ...ec,
+    '-keyout',
+    at('server.key'),
+    '-out',
+    at('server.csr'),
+    '-subj',
+    `/CN=${name}`,
+  );
+  writeFileSync(at('san.ext'), `subjectAltName=DNS:${name}\n`);
+  run(
+    'x509',
+    '-req',
+    '-in',
+    at('server.csr'),
+    '-CA',
+    at('ca.crt'),
+    '-CAkey',
+    at('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    at('server.crt'),
+    '-days',
+    '1',
+    '-extfile',
+    at('san.ext'),
+  );
+  return { ca: at('ca.crt'), cert: at('server.crt'), key: at('server.key') };
+}
+
+export const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
