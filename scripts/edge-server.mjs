@@ -4,7 +4,9 @@
 // overwrites it with the socket's peer address, as Cloudflare's edge does.
 // Used by `npm run edge` (scripts/edge.mjs), the edge transport of the test
 // suite (test/helpers/transports.ts) and bench/edge.mjs.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -59,8 +61,27 @@ function headerLines(req) {
  * with { url, port, host, stop }: url is the ws:// URL of /ws.
  */
 export async function startEdge({ port = 8787, host = '127.0.0.1', vars = {} } = {}) {
-  const mf = new Miniflare(miniflareOptions(vars));
-  const inner = await mf.ready;
+  // miniflare keeps its objects' storage in a directory of os.tmpdir() that
+  // dispose() removes only in the background (often not at all before the
+  // process ends); it is made inside one of ours, removed once it is done.
+  const scratch = mkdtempSync(join(tmpdir(), 'pairing-relay-edge-'));
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = scratch;
+  let mf;
+  try {
+    mf = new Miniflare(miniflareOptions(vars));
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+  let inner;
+  try {
+    inner = await mf.ready;
+  } catch (err) {
+    await mf.dispose().catch(() => undefined);
+    rmSync(scratch, { recursive: true, force: true });
+    throw err;
+  }
   const sockets = new Set();
   const front = createServer((req, res) => {
     const headers = { ...req.headers, 'cf-connecting-ip': peerOf(req.socket) };
@@ -113,6 +134,7 @@ export async function startEdge({ port = 8787, host = '127.0.0.1', vars = {} } =
         for (const socket of sockets) socket.destroy();
         await new Promise((resolve) => front.close(() => resolve(undefined)));
         await mf.dispose();
+        rmSync(scratch, { recursive: true, force: true });
       })();
       return stopping;
     },

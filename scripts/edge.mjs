@@ -28,6 +28,9 @@ try {
 console.log(`pairing-relay (Cloudflare Worker under miniflare) listening on ${edge.url}`);
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT']) {
+  // miniflare's own handler exits at once with 128 + signal; this one closes
+  // the front and disposes of miniflare (its workerd child) first, then exits 0.
+  process.removeAllListeners(signal);
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;

@@ -1,4 +1,5 @@
 import type { Clock, DeadlineKind, Timer } from '../core/clock.js';
+import { usage } from './usage.js';
 import type { DurableObjectStorage } from './workers-api.js';
 
 interface Deadline {
@@ -68,6 +69,7 @@ export class AlarmClock implements Clock {
     for (const { at } of this.pending) next = next === null ? at : Math.min(next, at);
     if (next === this.armed) return;
     this.armed = next;
+    usage.storageWrites++;
     // The object's output gate holds its replies until these are written.
     void (next === null ? this.storage.deleteAlarm() : this.storage.setAlarm(next));
   }

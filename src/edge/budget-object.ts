@@ -1,5 +1,6 @@
 import type { AttemptBudget } from '../limits/attempt-budget.js';
 import { edgeOptions, type EdgeEnv } from './env.js';
+import { usage } from './usage.js';
 import type { DurableObjectNamespace, DurableObjectState } from './workers-api.js';
 import { WindowCount } from './window-count.js';
 
@@ -25,6 +26,7 @@ export class BudgetObject {
   ) {}
 
   async fetch(request: Request): Promise<Response> {
+    usage.objectRequests++;
     const url = new URL(request.url);
     const kind = url.searchParams.get('kind') === 'watches' ? 'watches' : 'failures';
     const op = url.pathname.slice(1) as Op;

@@ -1,4 +1,3 @@
-import { usage } from './usage.js';
 import { socketOf, type DurableObjectNamespace, type EdgeSocket } from './workers-api.js';
 
 /**
@@ -33,7 +32,6 @@ export class Link {
     onFrame: (frame: string | ArrayBuffer) => void,
     onEnd: (code: number, reason: string) => void,
   ) {
-    usage.objectRequests++;
     const stub = namespace.get(namespace.idFromName(name));
     stub
       .fetch('https://relay-object/link', {

@@ -77,6 +77,7 @@ export class RelayObject {
     private readonly ctx: DurableObjectState,
     env: EdgeEnv,
   ) {
+    usage.objectStarts++;
     this.opts = edgeOptions(env);
     this.clock = new AlarmClock(ctx.storage);
     this.addressBudget = remoteBudget(env.BUDGETS, 'failures');
@@ -321,6 +322,7 @@ export class RelayObject {
   private async init(socket: EdgeSocket, msg: InitMessage): Promise<void> {
     const { storage } = this.ctx;
     const now = this.clock.now();
+    usage.storageReads++;
     const usedUntil = await storage.get<number>('used_until');
     if (usedUntil !== undefined && usedUntil > now)
       return this.rejectInit(socket, 'token_already_used');
@@ -328,6 +330,7 @@ export class RelayObject {
     if (watcher === undefined) return this.rejectInit(socket, 'no_watcher');
     // Burn the jti now, before any answer: a crash or disconnect mid-way must
     // not let the same token be tried again by someone else.
+    usage.storageWrites++;
     await storage.put('used_until', now + this.opts.consumedJtiTtlMs);
     if (socket.readyState !== OPEN) return;
     save(socket, { ...roleOf(socket), role: 'waiter' });

@@ -8,6 +8,8 @@ export const usage = {
   objectRequests: 0,
   objectMessages: 0,
   alarms: 0,
+  /** RelayObjects constructed: a first use, or a rebuild after hibernation. */
+  objectStarts: 0,
   storageReads: 0,
   storageWrites: 0,
 };

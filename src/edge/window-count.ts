@@ -1,3 +1,4 @@
+import { usage } from './usage.js';
 import type { DurableObjectStorage } from './workers-api.js';
 
 /**
@@ -20,12 +21,15 @@ export class WindowCount {
 
   /** Points spent in the current window. */
   async used(now: number): Promise<number> {
+    usage.storageReads++;
     const w = await this.storage.get<Window>(this.name);
     return w === undefined || now >= w.start + this.windowMs ? 0 : w.used;
   }
 
   /** Spends one point; the count after it. */
   async spend(now: number): Promise<number> {
+    usage.storageReads++;
+    usage.storageWrites++;
     const w = await this.storage.get<Window>(this.name);
     const next: Window =
       w === undefined || now >= w.start + this.windowMs
