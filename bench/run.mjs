@@ -8,6 +8,7 @@ import autocannon from 'autocannon';
 import { forwarding, holdSessions, holdSockets, pairings } from './load.mjs';
 import { coldStartMs, cpuSeconds, rssKiB, startServer, stopServer } from './proc.mjs';
 import { measureFaults, measureScaleOut } from './scale-out.mjs';
+import { measureRedisCost } from './redis-cost.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
@@ -297,12 +298,20 @@ if (faults.skipped === undefined) {
   ].join('\n');
   console.log('\n' + faultTable);
 }
+const redisCost = await measureRedisCost(`${root}dist/cli.js`, relayEnv, {
+  idleMs: quick ? 5000 : 10_000,
+});
+console.log(JSON.stringify({ target: 'scale-out Redis cost (INFO commandstats)', ...redisCost }));
 console.log(
   `\n${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}; load generator and servers share the cores. ${((Date.now() - started) / 1000).toFixed(0)} s.`,
 );
 mkdirSync(`${root}bench/results`, { recursive: true });
 writeFileSync(
   `${root}bench/results/latest.json`,
-  JSON.stringify({ results, floor, scaleOut, faults, date: new Date().toISOString() }, null, 2),
+  JSON.stringify(
+    { results, floor, scaleOut, faults, redisCost, date: new Date().toISOString() },
+    null,
+    2,
+  ),
 );
 writeFileSync(`${root}bench/results/latest.md`, `${table}\n\n${scaleTable}\n\n${faultTable}\n`);
