@@ -63,6 +63,11 @@ describeCluster('scale-out on Redis Cluster', () => {
       controller.send({ type: 'done' });
       expect(await target.next()).toEqual({ type: 'done' });
     }
+    // A miss spends the address's and the code's budgets: rate-limiter-flexible's
+    // Redis store on a Cluster client.
+    const stray = await wsConnect(b.url);
+    stray.send({ type: 'connect', otc: '777777' });
+    expect(await stray.next()).toEqual({ type: 'error', code: 'otc_not_found' });
     // Sharded channels only: no classic SUBSCRIBE anywhere in the cluster.
     const shard: string[] = [];
     for (const m of masters) {
@@ -74,7 +79,11 @@ describeCluster('scale-out on Redis Cluster', () => {
     const keys: string[] = [];
     for (const m of masters) keys.push(...((await ask(m.port, 'KEYS', '*')) as string[]));
     expect(keys.length).toBeGreaterThan(0);
-    expect(keys.filter((k) => !/\{[^}]+\}/.test(k) && k !== 'pr:secrets')).toEqual([]);
+    expect(keys.some((k) => k.startsWith('pr:rl:code:pr:k:{'))).toBe(true);
+    expect(keys.some((k) => k.startsWith('pr:rl:addr:'))).toBe(true);
+    // One key per command needs no tag: the secret check's hash, an address's budget.
+    const untagged = keys.filter((k) => !/\{[^}]+\}/.test(k));
+    expect(untagged.filter((k) => k !== 'pr:secrets' && !k.startsWith('pr:rl:addr:'))).toEqual([]);
   }, 30_000);
 
   it('a master killed: degraded, same-instance pairing goes on; restarted: cross-instance pairing again', async () => {
