@@ -8,7 +8,7 @@ import {
 } from './config/cli-options.js';
 import { isOptionError } from './config/options.js';
 import { createRelayServer } from './server.js';
-import { VERSION } from './version.js';
+import { RUNTIME, VERSION } from './version.js';
 
 // The only module that reads argv and the environment, handles signals and sets exit codes.
 const EXIT_USAGE = 2;
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   try {
     const address = await relay.start();
     process.stderr.write(
-      `pairing-relay ${VERSION} listening\n  pairing: ${address.url}\n  health:  ${address.healthUrl}\n`,
+      `pairing-relay ${VERSION} (${RUNTIME}) listening\n  pairing: ${address.url}\n  health:  ${address.healthUrl}\n`,
     );
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -25,7 +25,7 @@ import { BUN_TRANSPORT } from './transport/bun/bun.js';
 import { NODE_TRANSPORT } from './transport/node/node.js';
 import { createRequestHandler } from './transport/node/node-http.js';
 import type { Bound, Transport, TransportFactory } from './transport/transport.js';
-import { VERSION } from './version.js';
+import { RUNTIME, VERSION } from './version.js';
 import { waitFor } from './wait.js';
 
 export interface RelayAddress {
@@ -123,6 +123,7 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
         scaleOut: scaleOut ? 'redis' : 'off',
         accessTokens: access === undefined ? 'off' : 'on',
         version: VERSION,
+        runtime: RUNTIME,
       },
       'listening',
     );
@@ -251,6 +252,7 @@ async function assemble(
   const routes: RouteContext = {
     relay,
     version: VERSION,
+    runtime: RUNTIME,
     readyDuringStoreOutage: opts.readyDuringRedisOutage,
     metricsHere: metrics !== undefined && opts.metricsPort === 0,
     access,

@@ -214,6 +214,10 @@ describe.skipIf(!transport.has('cli'))('CLI: serving (needs a CLI)', () => {
     const cli = startCli(['--port', '0', '--host', '127.0.0.1']);
     const { port, url, httpUrl } = await cli.listening();
     expect(url).toBe(`ws://127.0.0.1:${port}/ws`);
+    // The listening line and the banner say which runtime serves.
+    const runtime = String((await cli.logLine('listening'))['runtime']);
+    expect(runtime).toMatch(/^(node|bun) \d+\.\d+/);
+    await expect.poll(() => cli.stderr(), { timeout: 10_000 }).toContain(`(${runtime}) listening`);
     // The human lines on stderr come right after the log line.
     await expect.poll(() => cli.stderr(), { timeout: 10_000 }).toContain(`pairing: ${url}`);
     expect(cli.stderr()).toContain(`http://127.0.0.1:${port}/health`);
@@ -221,7 +225,7 @@ describe.skipIf(!transport.has('cli'))('CLI: serving (needs a CLI)', () => {
     const health = await getJson(httpUrl('/health'));
     expect(health).toMatchObject({
       status: 200,
-      body: { status: 'ok', sessions: 0, version: VERSION },
+      body: { status: 'ok', sessions: 0, version: VERSION, runtime },
     });
     expect(await getJson(httpUrl('/ready'))).toEqual({ status: 200, body: { status: 'ready' } });
 

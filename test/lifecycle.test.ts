@@ -23,7 +23,13 @@ describe('HTTP', () => {
     const { url, httpUrl } = await startRelay();
     const health = await fetch(httpUrl('/health'));
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'ok', sessions: 0, connections: 0 });
+    const body = (await health.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ status: 'ok', sessions: 0, connections: 0 });
+    // Which runtime serves, beside the fields amesh clients read.
+    expect(body['runtime']).toMatch(/^(node|bun|workerd)\b/);
+    if (transport.name !== 'edge')
+      expect(body['runtime']).toMatch(new RegExp(`^${transport.name} \\d+\\.\\d+`));
+    if (transport.name === 'node') expect(body['runtime']).toBe(`node ${process.versions.node}`);
     const ready = await fetch(httpUrl('/ready'));
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
     expect((await fetch(httpUrl('/nope'))).status).toBe(404);

@@ -7,6 +7,8 @@ export const WS_PATH = '/ws';
 export interface RouteContext {
   relay: Relay;
   version: string;
+  /** "node 20.20.2", "bun 1.4.5": which runtime serves. */
+  runtime: string;
   readyDuringStoreOutage: boolean;
   /** /metrics is served on this port. */
   metricsHere: boolean;
@@ -58,6 +60,7 @@ export function route(
         sessions: ctx.relay.registry.size,
         connections: ctx.relay.clients.size,
         version: ctx.version,
+        runtime: ctx.runtime,
       });
     case '/ready':
       return ready(ctx.relay, ctx.readyDuringStoreOutage);
