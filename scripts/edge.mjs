@@ -18,6 +18,8 @@ for (const { env } of SETTINGS) {
   const value = process.env[env];
   if (value !== undefined && value !== '') vars[env] = value;
 }
+// bench/edge.mjs reads the Worker's usage counters (src/edge/usage.ts).
+if (process.env.RELAY_EDGE_USAGE === '1') vars.RELAY_EDGE_USAGE = '1';
 let edge;
 try {
   edge = await startEdge({ port, host, vars });

@@ -20,6 +20,7 @@ export class AlarmClock implements Clock {
   private readonly pending = new Set<Deadline>();
   /** The alarm as set in storage (null: none). */
   private armed: number | null = null;
+  private dirty = false;
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -64,7 +65,18 @@ export class AlarmClock implements Clock {
     return this.pending.size;
   }
 
+  /**
+   * Moves the alarm once per turn, however many deadlines changed in it: a
+   * pairing cancels the waiting TTL and sets the paired one, one write.
+   */
   private rearm(): void {
+    if (this.dirty) return;
+    this.dirty = true;
+    queueMicrotask(this.write);
+  }
+
+  private readonly write = (): void => {
+    this.dirty = false;
     let next: number | null = null;
     for (const { at } of this.pending) next = next === null ? at : Math.min(next, at);
     if (next === this.armed) return;
@@ -72,5 +84,5 @@ export class AlarmClock implements Clock {
     usage.storageWrites++;
     // The object's output gate holds its replies until these are written.
     void (next === null ? this.storage.deleteAlarm() : this.storage.setAlarm(next));
-  }
+  };
 }
