@@ -16,6 +16,7 @@ import { transport } from './helpers/transports.js';
 
 // Scale-out on a real 3-master Redis Cluster: sharded pub/sub, one slot per
 // code, and a master's loss and return.
+// Needs redis-server, redis-cli and the scaleOut capability.
 const usable = hasRedis && hasRedisCli && transport.has('scaleOut');
 if (!usable && process.env['CI'] === 'true')
   throw new Error('CI=true requires redis-server and redis-cli');

@@ -6,6 +6,7 @@ import { transport } from './helpers/transports.js';
 
 // Two replicas given two secrets: each must say so, on /ready, in a log line
 // and a metric, without either secret crossing Redis or reaching a log.
+// Needs redis-server and the cli capability (relay processes, their logs).
 const describeRedis = hasRedis && transport.has('cli') ? describe : describe.skip;
 if (!hasRedis && process.env['CI'] === 'true') throw new Error('CI=true requires redis-server');
 

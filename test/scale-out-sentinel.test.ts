@@ -14,6 +14,7 @@ import { transport } from './helpers/transports.js';
 
 // Scale-out behind Sentinel: 1 primary, 1 replica, 3 sentinels, all real,
 // all in one temp dir; the primary is SIGKILLed mid-run.
+// Needs redis-server and the scaleOut capability.
 const usable = hasRedis && transport.has('scaleOut');
 if (!usable && process.env['CI'] === 'true') throw new Error('CI=true requires redis-server');
 const describeSentinel = usable ? describe : describe.skip;

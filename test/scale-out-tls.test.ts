@@ -16,6 +16,7 @@ import { transport } from './helpers/transports.js';
 // Redis as managed services run it: TLS only (no plain port), the default
 // user disabled, an ACL user, a CA of the test's own, a certificate for a
 // name other than the address dialled.
+// Needs redis-server, openssl and the cli capability (relay processes, their logs).
 const usable = hasRedis && hasOpenssl && transport.has('cli');
 if (!usable && process.env['CI'] === 'true')
   throw new Error('CI=true requires redis-server and openssl');
