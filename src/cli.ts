@@ -56,11 +56,11 @@ async function main(): Promise<void> {
 
   let relay;
   try {
-    relay = createRelayServer(command.options);
+    relay = createRelayServer(command.options, { sources: command.sources });
   } catch (err) {
     // Cross-field checks (scale-out) run here, not in parseCli; name what the user can change.
     const message = isOptionError(err)
-      ? `pairing-relay: ${describeOptionError(err)}`
+      ? `pairing-relay: ${describeOptionError(err, command.sources)}`
       : (err as Error).message;
     await write(process.stderr, `${message}\n`);
     process.exit(EXIT_USAGE);

@@ -6,9 +6,11 @@ import {
   type AccessTokenSource,
 } from './admission/access-gate.js';
 import {
+  idleSettings,
   resolveOptions,
   scaleOutConfigured,
   type Logger,
+  type OptionSources,
   type RelayOptions,
   type ResolvedOptions,
 } from './config/options.js';
@@ -72,6 +74,8 @@ export interface RelayServer {
 export interface RelaySeams {
   /** Every deadline and timestamp of the core; the system clock when left out. */
   clock?: Clock;
+  /** The flag or variable each setting came from, so messages name what the user set (the CLI). */
+  sources?: OptionSources;
 }
 
 // Sockets normally answer a close frame at once; this only bounds a dead one.
@@ -84,7 +88,7 @@ const CLOSE_GRACE_MS = 2_000;
  * the server) is built by start().
  */
 export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams = {}): RelayServer {
-  const opts = resolveOptions(options);
+  const opts = resolveOptions(options, seams.sources);
   const trust = compileTrust(opts.trustProxy);
   const scaleOut = scaleOutConfigured(opts);
   // Reads a tokens file now: a bad one is a configuration error, like a bad option.
@@ -106,6 +110,7 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
   async function listen(): Promise<RelayAddress> {
     running = await assemble(opts, trust, tokens, seams);
     const { relay, transport, log, metrics, access } = running;
+    for (const problem of idleSettings(opts)) log.warn(problem);
     await relay.start();
     const bound = await transport.listen();
     address = describe(bound);

@@ -173,7 +173,7 @@ describe.skipIf(!transport.has('cli'))('CLI: help, version, config errors (needs
       'REDIS_URL without a secret',
       ['--port', '0', '--host', '127.0.0.1'],
       { REDIS_URL: 'redis://127.0.0.1:1' },
-      'RELAY_REDIS_SECRET (or RELAY_REDIS_SECRET_FILE)',
+      'RELAY_REDIS_SECRET (or RELAY_REDIS_SECRET_FILE) is required',
     ],
   ];
   it.each(bad)('%s: exit 2, stderr names the culprit', async (_name, args, env, culprit) => {

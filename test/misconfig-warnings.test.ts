@@ -38,7 +38,7 @@ async function relayWithLog(options: RelayOptions): Promise<{
 describe.skipIf(!transport.has('logs'))(
   'misconfiguration warnings (needs the relay log lines)',
   () => {
-    it('X-Forwarded-For while trust proxy is off: one warning naming AMESH_TRUST_PROXY, not one per request', async ({
+    it('X-Forwarded-For while trust proxy is off: one warning naming the trustProxy option, not one per request', async ({
       skip,
     }) => {
       skip(!transport.has('metrics'), 'needs /metrics, where the warning is counted');
@@ -52,7 +52,9 @@ describe.skipIf(!transport.has('logs'))(
       expect(warnings()).toHaveLength(1);
       const [w] = warnings();
       expect(w?.['cause']).toBe('forwarded_ignored');
-      expect(w?.['setting']).toBe('AMESH_TRUST_PROXY');
+      // Set through the library: named as the library's option, not the CLI's variable.
+      expect(w?.['setting']).toBe('trustProxy');
+      expect(w?.['msg']).not.toMatch(/AMESH_TRUST_PROXY|--trust-proxy/);
       expect(w?.['msg']).toMatch(/every client behind that proxy shares one rate-limit bucket/);
     });
 
@@ -61,7 +63,7 @@ describe.skipIf(!transport.has('logs'))(
       for (let i = 0; i < 6; i++) expect(await upgradeStatus(url)).toBe(101);
       await settle();
       expect(warnings().map((w) => w['cause'])).toEqual(['forwarded_missing']);
-      expect(warnings()[0]?.['msg']).toMatch(/Unset AMESH_TRUST_PROXY/);
+      expect(warnings()[0]?.['msg']).toMatch(/Unset trustProxy /);
     });
 
     it('no warning when the setting fits the traffic, and health checks never count', async () => {
@@ -93,7 +95,7 @@ describe.skipIf(!transport.has('logs'))(
       expect(w?.['cause']).toBe('shared_client_key');
       expect(w?.['client']).toBe('127.0.0.1');
       expect(w?.['sessions']).toBe(3);
-      expect(w?.['msg']).toMatch(/AMESH_TRUST_PROXY/);
+      expect(w?.['msg']).toMatch(/set trustProxy\).*raise failedAttemptsPerIp/);
     });
 
     it('sharedKeyWarnSessions 0 turns that warning off', async () => {
@@ -117,6 +119,8 @@ describe('shared-key counting (no relay needed)', () => {
     } as unknown as Logger;
     const w = new MisconfigWarnings(log, NO_EVENTS, {
       trustsProxy: true,
+      trustSetting: 'trustProxy',
+      attemptsSetting: 'failedAttemptsPerIp',
       sharedKeySessions: limit,
       windowMs: 60_000,
     });

@@ -6,6 +6,7 @@ import {
   checkOption,
   isOptionError,
   type OptionError,
+  type OptionSources,
   type RelayOptions,
   type Setting,
   type TunableKey,
@@ -23,7 +24,10 @@ export class ConfigError extends Error {
 }
 
 export type CliCommand =
-  { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: RelayOptions };
+  | { kind: 'help' }
+  | { kind: 'version' }
+  /** `sources`: for each setting, the flag or variable it came from, or both names when unset. */
+  | { kind: 'run'; options: RelayOptions; sources: OptionSources };
 
 const TRUE = new Set(['1', 'true', 'yes']);
 const FALSE = new Set(['0', 'false', 'no']);
@@ -62,10 +66,15 @@ export function parseCli(
   if (values['version'] === true) return { kind: 'version' };
 
   const options: Record<string, unknown> = {};
+  const sources: OptionSources = {};
   for (const setting of SETTINGS) {
+    sources[setting.key] = bothNames(setting);
     if (setting.secret) {
       const value = secretValue(setting, env);
-      if (value !== undefined) options[setting.key] = typed(setting, value.raw, value.source);
+      if (value !== undefined) {
+        options[setting.key] = typed(setting, value.raw, value.source);
+        sources[setting.key] = value.source;
+      }
       continue;
     }
     const name = setting.flag.slice(2);
@@ -76,11 +85,20 @@ export function parseCli(
     const envValue = env[setting.env];
     if (flagValue !== undefined) {
       options[setting.key] = typed(setting, flagValue, setting.flag);
+      sources[setting.key] = setting.flag;
     } else if (envValue !== undefined && envValue.trim() !== '') {
       options[setting.key] = typed(setting, envValue.trim(), setting.env);
+      sources[setting.key] = setting.env;
     }
   }
-  return { kind: 'run', options: options as RelayOptions };
+  return { kind: 'run', options: options as RelayOptions, sources };
+}
+
+/** How a CLI user can set a setting they have not set. */
+function bothNames(setting: Setting): string {
+  return setting.secret
+    ? `${setting.env} (or ${setting.fileEnv})`
+    : `${setting.flag} / ${setting.env}`;
 }
 
 /**
@@ -157,12 +175,14 @@ function fromText(setting: Setting, raw: string | boolean, source: string): unkn
   }
 }
 
-/** Names what the user can change, flag and variable, for an error from `createRelayServer()`. */
-export function describeOptionError(err: OptionError): string {
+/**
+ * Names what the user set (or, when unset, can set: flag and variable), for
+ * an error from `createRelayServer()`.
+ */
+export function describeOptionError(err: OptionError, sources: OptionSources = {}): string {
   const setting = SETTINGS.find((s) => s.key === err.option);
   if (setting === undefined) return err.message;
-  if (setting.secret) return `${setting.env} (or ${setting.fileEnv}) ${err.problem}`;
-  return `${setting.flag} / ${setting.env} ${err.problem}`;
+  return `${sources[err.option] ?? bothNames(setting)} ${err.problem}`;
 }
 
 export function helpText(version: string): string {

@@ -503,7 +503,15 @@ export interface ResolvedOptions extends Tunables {
   server: Server | undefined;
   logger: Logger | undefined;
   mount: boolean;
+  /**
+   * What the user knows each setting by, for messages: the library option
+   * (`trustProxy`) by default; the CLI gives the flag or variable that was set.
+   */
+  names: Readonly<Record<TunableKey, string>>;
 }
+
+/** For a host that reads settings from elsewhere (the CLI): the name each one was given by. */
+export type OptionSources = Partial<Record<TunableKey, string>>;
 
 /** A row of the table with its key and the CLI flag derived from it. */
 export interface Setting {
@@ -670,11 +678,67 @@ export function tokenProblem(token: unknown): string | undefined {
   return undefined;
 }
 
-/** Applies defaults and validates once, so a bad value fails at construction. */
-export function resolveOptions(options: RelayOptions = {}): ResolvedOptions {
+const OTHER_KEYS = ['server', 'logger', 'mount'] as const;
+const KNOWN_KEYS: readonly string[] = [...TUNABLE_KEYS, ...OTHER_KEYS];
+
+/** Optimal string alignment distance: edits, with a swap of two neighbours as one. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      }
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The real option a misspelling most likely meant, if one is close enough to say. */
+export function nearestOption(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  const lower = name.toLowerCase();
+  for (const key of KNOWN_KEYS) {
+    const distance = editDistance(lower, key.toLowerCase());
+    if (distance < bestDistance) {
+      best = key;
+      bestDistance = distance;
+    }
+  }
+  // Close: a couple of edits, fewer for a short name (so "a" does not suggest "port").
+  return bestDistance <= Math.min(3, Math.max(1, Math.floor(name.length / 3))) ? best : undefined;
+}
+
+/** A misspelled option would otherwise be silently ignored and its default used. */
+function checkKnownKeys(options: object): void {
+  for (const name of Object.keys(options)) {
+    if (KNOWN_KEYS.includes(name)) continue;
+    const near = nearestOption(name);
+    throw new TypeError(
+      `pairing-relay: unknown option "${name}"` +
+        (near === undefined ? '' : ` (did you mean "${near}"?)`),
+    );
+  }
+}
+
+/**
+ * Applies defaults and validates once, so a bad value fails at construction.
+ * `sources` (not public) names settings the way a CLI user set them.
+ */
+export function resolveOptions(
+  options: RelayOptions = {},
+  sources: OptionSources = {},
+): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('pairing-relay: options must be an object');
   }
+  checkKnownKeys(options);
   const out: Record<string, unknown> = { ...DEFAULTS };
   for (const key of TUNABLE_KEYS) {
     const value = options[key];
@@ -683,7 +747,11 @@ export function resolveOptions(options: RelayOptions = {}): ResolvedOptions {
     out[key] = value;
   }
   const resolved = out as Tunables;
-  checkScaleOut(resolved);
+  const names = Object.fromEntries(TUNABLE_KEYS.map((key) => [key, sources[key] ?? key])) as Record<
+    TunableKey,
+    string
+  >;
+  checkScaleOut(resolved, names);
   if (options.mount !== undefined && typeof options.mount !== 'boolean') {
     throw new TypeError('pairing-relay: option "mount" must be a boolean');
   }
@@ -697,6 +765,7 @@ export function resolveOptions(options: RelayOptions = {}): ResolvedOptions {
     server: options.server,
     logger: options.logger,
     mount: options.mount === true,
+    names,
   };
 }
 
@@ -734,7 +803,8 @@ function urlPassword(url: string): boolean {
   }
 }
 
-function checkScaleOut(o: Tunables): void {
+/** Cross-field checks; `names` says each other setting as the user set it. */
+function checkScaleOut(o: Tunables, names: Readonly<Record<TunableKey, string>>): void {
   // Redis Cluster hashes only what is inside the first {...} of a key: a brace
   // in the prefix would move every key's hash tag.
   if (/[{}]/.test(o.redisPrefix)) {
@@ -745,7 +815,7 @@ function checkScaleOut(o: Tunables): void {
     const [first, ...others] = chosen as unknown as Array<(typeof TOPOLOGIES)[number]>;
     throw new OptionTypeError(
       first![0],
-      `and ${others.map(([key, env]) => `${env} (${key})`).join(' and ')} are both set: choose one Redis topology`,
+      `and ${others.map(([key]) => names[key]).join(' and ')} are both set: choose one Redis topology`,
     );
   }
   if (o.redisClusterNodes !== '') checkNodeList('redisClusterNodes', o.redisClusterNodes);
@@ -753,17 +823,21 @@ function checkScaleOut(o: Tunables): void {
   if (o.redisPassword !== '' && urlPassword(o.redisUrl)) {
     throw new OptionTypeError(
       'redisPassword',
-      'is set and REDIS_URL (redisUrl) holds a password too: set it one way',
+      `is set and ${names.redisUrl} holds a password too: set it one way`,
     );
   }
   if ((o.redisTlsCertFile === '') !== (o.redisTlsKeyFile === '')) {
     throw new OptionTypeError(
       o.redisTlsCertFile === '' ? 'redisTlsCertFile' : 'redisTlsKeyFile',
-      'goes with REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE: set both or neither',
+      `goes with ${o.redisTlsCertFile === '' ? names.redisTlsKeyFile : names.redisTlsCertFile}: set both or neither`,
     );
   }
   if (!scaleOutConfigured(o)) return;
   if (o.redisUrl === '') return checkSecret(o);
+  // Never quote the URL: it may carry a password.
+  if (!URL.canParse(o.redisUrl)) {
+    throw new OptionTypeError('redisUrl', 'is not a URL (redis://host:6379 or rediss://host:6380)');
+  }
   if (!/^rediss?:\/\//.test(o.redisUrl)) {
     throw new OptionTypeError('redisUrl', 'must start with redis:// or rediss://');
   }
@@ -771,10 +845,32 @@ function checkScaleOut(o: Tunables): void {
 }
 
 function checkSecret(o: Tunables): void {
-  if (o.redisSecret.length < 16) {
+  if (o.redisSecret === '') {
     throw new OptionTypeError(
       'redisSecret',
       'is required for scale-out: 16+ characters, the same on every replica',
     );
   }
+  if (o.redisSecret.length < MIN_REDIS_SECRET_LENGTH) {
+    throw new OptionTypeError(
+      'redisSecret',
+      `is too short (${MIN_REDIS_SECRET_LENGTH}+ characters, the same on every replica)`,
+    );
+  }
+}
+
+const MIN_REDIS_SECRET_LENGTH = 16;
+
+/**
+ * Settings that do nothing without another: start() logs each as a warning
+ * naming both, as the user set them.
+ */
+export function idleSettings(o: ResolvedOptions): string[] {
+  const idle: string[] = [];
+  if (!scaleOutConfigured(o) && o.redisSecret !== '') {
+    idle.push(
+      `${o.names.redisSecret} is set but no Redis is (${o.names.redisUrl}, ${o.names.redisClusterNodes} or ${o.names.redisSentinels}): the relay runs in memory and the secret is unused`,
+    );
+  }
+  return idle;
 }

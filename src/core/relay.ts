@@ -73,6 +73,8 @@ export class Relay implements ClientHost {
     this.registry = new MemorySessionStore(opts.maxSessions);
     this.warnings = new MisconfigWarnings(log, events, {
       trustsProxy: !trustsNoProxy(opts.trustProxy),
+      trustSetting: opts.names.trustProxy,
+      attemptsSetting: opts.names.failedAttemptsPerIp,
       sharedKeySessions: opts.sharedKeyWarnSessions,
       windowMs: opts.failedAttemptWindowMs,
     });

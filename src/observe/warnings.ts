@@ -26,9 +26,11 @@ function fnv1a(text: string, seed: number): number {
   return h >>> 0;
 }
 
-const TRUST = { setting: 'AMESH_TRUST_PROXY', flag: '--trust-proxy' };
-
 export interface WarningOptions {
+  /** The trust-proxy setting as the user knows it: the option, flag or variable. */
+  trustSetting: string;
+  /** The failed-attempts-per-address setting, likewise. */
+  attemptsSetting: string;
   /** Whether trust proxy is on (some X-Forwarded-For entry can become the key). */
   trustsProxy: boolean;
   /** Sessions from one key within the window that look like a shared key (0 = never). */
@@ -59,17 +61,18 @@ export class MisconfigWarnings {
 
   /** An upgrade, with or without an X-Forwarded-For header. */
   upgrade(forwardedFor: boolean): void {
+    const setting = this.opts.trustSetting;
     if (forwardedFor && !this.opts.trustsProxy) {
       this.warn(
         'forwarded_ignored',
-        TRUST,
-        'upgrades carry X-Forwarded-For but trust proxy is off: every client behind that proxy shares one rate-limit bucket. If your proxy adds the header, set AMESH_TRUST_PROXY=1 (--trust-proxy 1), or its hop count',
+        { setting },
+        `upgrades carry X-Forwarded-For but trust proxy is off: every client behind that proxy shares one rate-limit bucket. If your proxy adds the header, set ${setting} to 1, or its hop count`,
       );
     } else if (!forwardedFor && this.opts.trustsProxy) {
       this.warn(
         'forwarded_missing',
-        TRUST,
-        'trust proxy is on but an upgrade arrived with no X-Forwarded-For: the relay is reachable around its proxy (and clients can then write their own address), or the proxy does not add the header. Unset AMESH_TRUST_PROXY (--trust-proxy) if nothing is in front',
+        { setting },
+        `trust proxy is on but an upgrade arrived with no X-Forwarded-For: the relay is reachable around its proxy (and clients can then write their own address), or the proxy does not add the header. Unset ${setting} if nothing is in front`,
       );
     }
   }
@@ -93,8 +96,13 @@ export class MisconfigWarnings {
     // The address is what the operator needs here: it is the proxy's, or a NAT's.
     this.warn(
       'shared_client_key',
-      { ...TRUST, client: key, sessions: count, windowMs: this.opts.windowMs },
-      `many sessions from one client address: if it is your proxy's, every client behind it shares one rate-limit bucket (set AMESH_TRUST_PROXY / --trust-proxy); if it is a NAT, raise RELAY_FAILED_ATTEMPTS_PER_IP`,
+      {
+        setting: this.opts.trustSetting,
+        client: key,
+        sessions: count,
+        windowMs: this.opts.windowMs,
+      },
+      `many sessions from one client address: if it is your proxy's, every client behind it shares one rate-limit bucket (set ${this.opts.trustSetting}); if it is a NAT, raise ${this.opts.attemptsSetting}`,
     );
   }
 
