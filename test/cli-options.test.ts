@@ -133,18 +133,20 @@ describe('parseCli', () => {
       REDIS_CLUSTER_NODES: 'a:7000',
       RELAY_REDIS_SECRET: 'x'.repeat(20),
     };
+    const command = parseCli([], both);
+    if (command.kind !== 'run') throw new Error('expected run');
     let err: unknown;
     try {
-      resolveOptions(run([], both));
+      resolveOptions(command.options, command.sources);
     } catch (e) {
       err = e;
     }
     if (!isOptionError(err)) throw new Error('expected an option error');
-    const message = describeOptionError(err);
+    const message = describeOptionError(err, command.sources);
     expect(message).toContain('REDIS_URL');
     expect(message).toContain('REDIS_CLUSTER_NODES');
     expect(() => resolveOptions({ redisSentinels: 'a:1', redisClusterNodes: 'b:2' })).toThrow(
-      /redisClusterNodes.*REDIS_SENTINELS/,
+      /redisClusterNodes.*redisSentinels/,
     );
     expect(() =>
       resolveOptions({ redisClusterNodes: 'nohost', redisSecret: 'x'.repeat(20) }),
@@ -159,19 +161,21 @@ describe('parseCli', () => {
   });
 
   it('a password in REDIS_URL and REDIS_PASSWORD too is an error naming both, quoting neither', () => {
+    const command = parseCli([], {
+      REDIS_URL: 'redis://:hunter2-in-url@r:6379',
+      REDIS_PASSWORD: 'hunter2-in-var',
+      RELAY_REDIS_SECRET: 'x'.repeat(20),
+    });
+    if (command.kind !== 'run') throw new Error('expected run');
     let err: unknown;
     try {
-      resolveOptions({
-        redisUrl: 'redis://:hunter2-in-url@r:6379',
-        redisPassword: 'hunter2-in-var',
-        redisSecret: 'x'.repeat(20),
-      });
+      resolveOptions(command.options, command.sources);
     } catch (e) {
       err = e;
     }
     if (!isOptionError(err)) throw new Error('expected an option error');
-    const message = describeOptionError(err);
-    expect(message).toMatch(/^REDIS_PASSWORD \(or REDIS_PASSWORD_FILE\) .*REDIS_URL/);
+    const message = describeOptionError(err, command.sources);
+    expect(message).toMatch(/^REDIS_PASSWORD is set and REDIS_URL holds a password/);
     expect(message).not.toContain('hunter2');
   });
 

@@ -103,7 +103,7 @@ describe('Redis settings say what is wrong', () => {
     const { options, sources } = cli([], { RELAY_REDIS_SECRET: SECRET });
     expect(idleSettings(resolveOptions(options, sources))).toEqual([
       expect.stringMatching(
-        /^RELAY_REDIS_SECRET is set but REDIS_URL \(or REDIS_URL_FILE\) is not/,
+        /^RELAY_REDIS_SECRET is set but no Redis is \(REDIS_URL \(or REDIS_URL_FILE\), /,
       ),
     ]);
     expect(idleSettings(resolveOptions({ redisUrl: 'redis://r', redisSecret: SECRET }))).toEqual(
