@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEdge, WRANGLER_TOML, type Edge } from '../scripts/edge-server.mjs';
@@ -44,7 +44,9 @@ describe('deploy/cloudflare/wrangler.toml', () => {
   const toml = parse(readFileSync(WRANGLER_TOML, 'utf8')) as unknown as Toml;
 
   it('binds RELAY and BUDGETS to classes the module exports, each in a SQLite migration', async () => {
-    const module = (await import('../dist/cloudflare.js')) as Record<string, unknown>;
+    // Built by npm run build (npm test builds first); a path, so tsc does not need it to exist.
+    const built = pathToFileURL(`${ROOT}dist/cloudflare.js`).href;
+    const module = (await import(built)) as Record<string, unknown>;
     const bindings = Object.fromEntries(
       toml.durable_objects.bindings.map((b) => [b.name, b.class_name]),
     );
