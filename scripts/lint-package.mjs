@@ -1,6 +1,7 @@
 // publint and arethetypeswrong on the tarball `npm publish` would upload, not on the
 // work tree: what `files`, `exports` and `types` leave out only shows in the pack.
-// Run after `npm run build` (npm run lint:package does both).
+// Run after `npm run build` (npm run lint:package does both); the pack skips prepack's
+// build, which would empty dist/ under whatever else is reading it.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,9 @@ const dir = mkdtempSync(join(tmpdir(), 'pairing-relay-lint-'));
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: 'inherit' });
 try {
   const [info] = JSON.parse(
-    execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { encoding: 'utf8' }),
+    execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
+      encoding: 'utf8',
+    }),
   );
   const tarball = join(dir, info.filename);
   run('npx', ['--no-install', 'publint', 'run', tarball, '--strict', '--level', 'suggestion']);

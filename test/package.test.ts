@@ -1,8 +1,8 @@
 // Transport-independent: one tarball for all; installed and run once, its Bun half by explicit bun.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -93,10 +93,12 @@ describe('npm package', { timeout: SLOW }, () => {
 
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'pairing-relay-pack-'));
-    const packed = await run('npm', ['pack', '--json', '--pack-destination', tmp], {
-      cwd: ROOT,
-      env: childEnv(),
-    });
+    // --ignore-scripts: prepack's build would empty dist/ under the other test files.
+    const packed = await run(
+      'npm',
+      ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp],
+      { cwd: ROOT, env: childEnv() },
+    );
     const [info] = JSON.parse(packed.stdout) as Array<{
       filename: string;
       files: Array<{ path: string }>;
@@ -179,6 +181,51 @@ describe('npm package', { timeout: SLOW }, () => {
     expect(fileURLToPath(result.resolved)).toBe(
       join(project, 'node_modules', 'pairing-relay', 'dist', 'index.js'),
     );
+  });
+});
+
+describe('npm pack from a fresh clone', { timeout: SLOW }, () => {
+  let tmp = '';
+  afterAll(async () => {
+    if (tmp !== '') await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('builds first (prepack): the tarball holds the bin and the types', async () => {
+    // A copy of what git tracks, so no dist/ (the work tree's is built): only
+    // prepack can put the bin and the types into this tarball.
+    tmp = await mkdtemp(join(tmpdir(), 'pairing-relay-clone-'));
+    const clone = join(tmp, 'clone');
+    const tracked = (await run('git', ['ls-files', '-z'], { cwd: ROOT })).stdout
+      .split('\0')
+      .filter((f) => f !== '' && !f.startsWith('dist/'));
+    expect(tracked).toContain('package.json');
+    for (const file of tracked) {
+      await mkdir(dirname(join(clone, file)), { recursive: true });
+      // A file deleted in the work tree but not yet from the index is not the clone's.
+      await copyFile(join(ROOT, file), join(clone, file)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
+    await symlink(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
+    const packed = await run('npm', ['pack', '--json', '--pack-destination', tmp], {
+      cwd: clone,
+      env: childEnv(),
+    });
+    const [info] = JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>;
+    const files = (info?.files ?? []).map((f) => f.path);
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      types: string;
+      exports: Record<string, { types?: string }>;
+    };
+    const strip = (path: string): string => path.replace(/^\.\//, '');
+    for (const bin of Object.values(pkg.bin)) expect(files).toContain(strip(bin));
+    expect(files).toContain(strip(pkg.types));
+    for (const entry of Object.values(pkg.exports)) {
+      if (typeof entry === 'object' && entry.types !== undefined) {
+        expect(files).toContain(strip(entry.types));
+      }
+    }
   });
 });
 
