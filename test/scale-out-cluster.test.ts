@@ -6,20 +6,22 @@ import { hasRedis } from './helpers/redis.js';
 import {
   ask,
   clusterOk,
+  hasOpenssl,
   hasRedisCli,
+  makeCertificates,
   startCluster,
+  Topology,
   waitFor,
   type RedisNode,
-  type Topology,
 } from './helpers/redis-topologies.js';
 import { transport } from './helpers/transports.js';
 
 // Scale-out on a real 3-master Redis Cluster: sharded pub/sub, one slot per
 // code, and a master's loss and return.
-// Needs redis-server, redis-cli and the scaleOut capability.
-const usable = hasRedis && hasRedisCli && transport.has('scaleOut');
+// Needs redis-server, redis-cli, openssl and the scaleOut capability.
+const usable = hasRedis && hasRedisCli && hasOpenssl && transport.has('scaleOut');
 if (!usable && process.env['CI'] === 'true')
-  throw new Error('CI=true requires redis-server and redis-cli');
+  throw new Error('CI=true requires redis-server, redis-cli and openssl');
 const describeCluster = usable ? describe : describe.skip;
 
 async function readyBody(
@@ -129,4 +131,44 @@ describeCluster('scale-out on Redis Cluster', () => {
       await exchange(pair.target, pair.controller, code);
     }
   }, 60_000);
+});
+
+describeCluster('scale-out on Redis Cluster over TLS only', () => {
+  let topology: Topology | undefined;
+  let seeds: string;
+  let ca: string;
+
+  beforeAll(async () => {
+    const dir = new Topology();
+    const certs = makeCertificates(dir, 'redis.test');
+    ca = certs.ca;
+    ({ topology, seeds } = await startCluster({ ...certs, servername: 'redis.test' }, dir));
+  }, 40_000);
+  afterAll(async () => {
+    await cleanup();
+    await topology?.stop();
+  });
+
+  it('REDIS_TLS=1 with a private CA and a server name: pairs across instances', async () => {
+    const tls: RelayOptions = {
+      redisClusterNodes: seeds,
+      redisSecret: SECRET,
+      redisTimeoutMs: 500,
+      redisTls: true,
+      redisTlsCaFile: ca,
+      redisTlsServername: 'redis.test',
+    };
+    const [a, b] = await Promise.all([startRelay(tls), startRelay(tls)]);
+    for (const relay of [a, b]) {
+      await waitFor(
+        'ready',
+        async () => (await readyBody(relay)).body['status'] === 'ready',
+        10_000,
+      );
+    }
+    for (const code of ['101010', '202020', '303030']) {
+      const { target, controller } = await pairAcross(a.url, b.url, code);
+      await exchange(target, controller, code);
+    }
+  }, 30_000);
 });

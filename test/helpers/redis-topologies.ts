@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -116,9 +116,14 @@ export async function waitFor(
   }
 }
 
+/** Ports served over TLS only, and how to reach them. */
+const tlsPorts = new Map<number, { ca: Buffer; servername: string }>();
+
 /** INFO/CLUSTER INFO etc. from one node, on a short-lived connection. */
 export async function ask(port: number, ...command: string[]): Promise<unknown> {
+  const tls = tlsPorts.get(port);
   const client = new Redis({
+    ...(tls === undefined ? {} : { tls }),
     port,
     host: '127.0.0.1',
     lazyConnect: true,
@@ -139,16 +144,28 @@ export async function ask(port: number, ...command: string[]): Promise<unknown> 
  * for high free ports) and the node timeout is short, so a killed node fails
  * the cluster within about a second and a restarted one is back as fast.
  */
-export async function startCluster(): Promise<{
+export interface ClusterTls {
+  ca: string;
+  cert: string;
+  key: string;
+  servername: string;
+}
+
+export async function startCluster(
+  tls?: ClusterTls,
+  topology = new Topology(),
+): Promise<{
   topology: Topology;
   masters: RedisNode[];
   seeds: string;
 }> {
-  const topology = new Topology();
   try {
     const masters: RedisNode[] = [];
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
+      if (tls !== undefined) {
+        tlsPorts.set(port, { ca: readFileSync(tls.ca), servername: tls.servername });
+      }
       const bus = await freePort();
       masters.push(
         await topology.node(
@@ -157,14 +174,29 @@ export async function startCluster(): Promise<{
             `cluster-config-file nodes-${port}.conf`,
             `cluster-port ${bus}`,
             'cluster-node-timeout 1000',
+            ...(tls === undefined
+              ? []
+              : [
+                  `tls-cert-file ${tls.cert}`,
+                  `tls-key-file ${tls.key}`,
+                  `tls-ca-cert-file ${tls.ca}`,
+                  'tls-auth-clients no',
+                  'tls-cluster yes',
+                ]),
           ],
-          { port },
+          { port, tlsOnly: tls !== undefined },
         ),
       );
     }
     const create = spawnSync(
       'redis-cli',
-      ['--cluster', 'create', ...masters.map((m) => `127.0.0.1:${m.port}`), '--cluster-yes'],
+      [
+        ...(tls === undefined ? [] : ['--tls', '--cacert', tls.ca, '--sni', tls.servername]),
+        '--cluster',
+        'create',
+        ...masters.map((m) => `127.0.0.1:${m.port}`),
+        '--cluster-yes',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000 },
     );
     if (create.status !== 0)
