@@ -58,18 +58,19 @@ describe('HTTP', () => {
 });
 
 describe('scale and cleanup', () => {
-  it('200 concurrent pairings, no cross-talk, back to 0 sessions and no timers after close', async () => {
+  const PAIRS = transport.concurrentPairings;
+  it(`${PAIRS} concurrent pairings, no cross-talk, back to 0 sessions and no timers after close`, async () => {
     const before = timerCount();
     const { url, relay, httpUrl } = await startRelay({
       maxSocketsPerIp: 1000,
-      // 200 listens at once from one address: attempts still in flight count
+      // Many listens at once from one address: attempts still in flight count
       // against the failure budget (limits/attempt-budget.ts), and at the edge
       // each is in flight for a round trip to the address's budget object.
       failedAttemptsPerIp: 1000,
     });
-    const codes = Array.from({ length: 200 }, (_, i) => String(100000 + i * 7));
+    const codes = Array.from({ length: PAIRS }, (_, i) => String(100000 + i * 7));
     const pairs = await Promise.all(codes.map((code) => pair(url, code)));
-    await settles(() => relay.sessions, 200);
+    await settles(() => relay.sessions, PAIRS);
     await Promise.all(
       pairs.map(async ({ target, controller }, i) => {
         target.send({ type: 'data', payload: `t->c ${codes[i]}` });

@@ -44,6 +44,11 @@ export interface Transport {
   relay(options: RelayOptions): Promise<RelayServer>;
   /** The command that runs dist/cli.js on this transport: with the `cli` capability only. */
   readonly cli?: string;
+  /**
+   * How many pairings at once a load test may ask of it on a loaded 2-core
+   * machine and still get every answer within the suite's 3 s; 200 unless given.
+   */
+  readonly concurrentPairings?: number;
 }
 
 const BUN = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
@@ -102,6 +107,9 @@ export const TRANSPORTS = {
    */
   edge: {
     capabilities: [],
+    // miniflare runs every Durable Object round trip through one local workerd:
+    // ~35 pairings/s here (docs/benchmarks.md, Edge).
+    concurrentPairings: 40,
     relay: async (options) => (await import('./edge-relay.js')).startEdgeRelay(options),
   },
 } as const satisfies Record<string, Transport>;
@@ -143,6 +151,7 @@ const selected: Transport = TRANSPORTS[name];
 export const transport = {
   name,
   has: (capability: Capability): boolean => selected.capabilities.includes(capability),
+  concurrentPairings: selected.concurrentPairings ?? 200,
   relay: (options: RelayOptions): Promise<RelayServer> => selected.relay(options),
   /** The command that runs dist/cli.js here; a test calling it needs the `cli` capability. */
   cli(): string {
