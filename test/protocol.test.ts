@@ -146,6 +146,22 @@ describe('pairing', () => {
     }
   });
 
+  it('a connect that misses may be followed at once by one that pairs, unanswered in between', async () => {
+    const { url } = await startRelay();
+    const target = await wsConnect(url);
+    target.send({ type: 'listen', otc: '565600' });
+    await target.next();
+    const controller = await wsConnect(url);
+    // Sent together: the second arrives while the first is still being answered.
+    controller.send({ type: 'connect', otc: '565699' });
+    controller.send({ type: 'connect', otc: '565600' });
+    controller.send({ type: 'data', payload: 'right behind' });
+    expect(await controller.next()).toEqual({ type: 'error', code: 'otc_not_found' });
+    expect(await controller.next()).toEqual({ type: 'peer_found' });
+    expect(await target.next()).toEqual({ type: 'peer_found' });
+    expect(await target.next()).toEqual({ type: 'data', payload: 'right behind' });
+  });
+
   it('a burst of frames behind a pending step is answered in full and in order', async () => {
     const { url } = await startRelay();
     const client = await rawConnect(url);
@@ -217,6 +233,18 @@ describe('bad input', () => {
     expect(await target.next()).toEqual({ type: 'error', code: 'invalid_message' });
     target.send({ type: 'data', payload: 'ok' });
     expect(await controller.next()).toEqual({ type: 'data', payload: 'ok' });
+  });
+
+  it('text that is no JSON inside a session is invalid_message, whatever it looks like', async () => {
+    const { url } = await startRelay();
+    const { target, controller } = await pair(url);
+    // The edge's link control frames start with "~": a client's never pass for one.
+    for (const frame of ['~released', '~release', '~error:going_away', '~bounce:{"type":"done"}']) {
+      target.send(frame);
+      expect(await target.next()).toEqual({ type: 'error', code: 'invalid_message' });
+    }
+    target.send({ type: 'data', payload: 'still paired' });
+    expect(await controller.next()).toEqual({ type: 'data', payload: 'still paired' });
   });
 
   it('unknown_type', async () => {

@@ -1,11 +1,19 @@
 import { Buffer } from 'node:buffer';
 import type { ResolvedOptions } from '../config/options.js';
-import { errorFrame } from '../protocol/errors.js';
+import { ERROR_CODES, errorFrame, type ErrorCode } from '../protocol/errors.js';
 import { isPlainDataText } from '../protocol/fast-data.js';
 import { parseFrame } from '../protocol/parse.js';
 import type { EdgeEnv } from './env.js';
 import { ACK_FRAME } from '../protocol/messages.js';
-import { BOUNCE_PREFIX, CODE_PREFIX, JTI_PREFIX, Link, RELEASE_FRAME } from './link.js';
+import {
+  BOUNCE_PREFIX,
+  CODE_PREFIX,
+  ERROR_PREFIX,
+  JTI_PREFIX,
+  Link,
+  RELEASE_FRAME,
+  RELEASED_ACK,
+} from './link.js';
 import { OPEN, type EdgeSocket } from './workers-api.js';
 
 const decoder = new TextDecoder();
@@ -49,17 +57,23 @@ export class EdgeClient {
     if (this.gone) return;
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (bytes > this.opts.maxFrameBytes) return this.closeClient(1009, 'Max payload size exceeded');
-    const text = typeof data === 'string' ? data : decoder.decode(data);
+    this.route(typeof data === 'string' ? data : decoder.decode(data));
+  }
+
+  /** One frame of the client's (or one an object bounced back), to where it belongs. */
+  private route(text: string, bounced = false): void {
     // A plain data frame (the hot path) goes on as it is, unparsed.
     if (isPlainDataText(text)) return this.session?.send(text);
-    const msg = parseFrame(text, this.opts);
+    // Only a bounced frame may be one the Worker already judged: a client's is parsed.
+    const judged = bounced && text.startsWith(ERROR_PREFIX) ? errorOf(text) : undefined;
+    const msg = judged ?? parseFrame(text, this.opts);
     if (typeof msg === 'string' || msg.type === 'data' || msg.type === 'done') {
       // Frames that name no object go where this socket's last step went,
       // so that answers keep the order of the frames; with nowhere to go, a
       // bad frame is answered here, and data or done without a session are
       // dropped, as on the server.
       const link = this.session ?? this.init ?? this.watches.values().next().value;
-      if (link !== undefined) return link.send(text);
+      if (link !== undefined) return link.send(typeof msg === 'string' ? ERROR_PREFIX + msg : text);
       if (typeof msg === 'string') this.reply(errorFrame(msg));
       return;
     }
@@ -106,10 +120,13 @@ export class EdgeClient {
   private fromObject(link: Link, frame: string | ArrayBuffer): void {
     if (typeof frame === 'string' && frame.charCodeAt(0) === 0x7e) {
       if (frame === RELEASE_FRAME) {
-        this.drop(link);
+        this.forget(link);
+        link.send(RELEASED_ACK);
         return this.roleChanged();
       }
-      if (frame.startsWith(BOUNCE_PREFIX)) return this.frame(frame.slice(BOUNCE_PREFIX.length));
+      if (frame.startsWith(BOUNCE_PREFIX)) {
+        return this.route(frame.slice(BOUNCE_PREFIX.length), true);
+      }
     }
     // The session's target: /health counts it while its link lives.
     if (link === this.session && frame === ACK_FRAME && !this.isTarget) {
@@ -188,4 +205,10 @@ export class EdgeClient {
       if (link !== null) this.drop(link);
     }
   }
+}
+
+/** The error code of a frame sent on as ERROR_PREFIX + code, if it is one. */
+function errorOf(text: string): ErrorCode | undefined {
+  const code = text.slice(ERROR_PREFIX.length);
+  return (ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : undefined;
 }

@@ -3,11 +3,22 @@ import { socketOf, type DurableObjectNamespace, type EdgeSocket } from './worker
 /**
  * Control frames an object sends the Worker on a link, never to a client (a
  * relay frame is a JSON object: it starts with `{`). RELEASE: the socket's
- * session or watch here is over, route its next frames afresh (the Worker
- * then closes the link). BOUNCE + frame: a frame that arrived after the
+ * session or watch here is over, route its next frames afresh. BOUNCE + frame: a frame that arrived after the
  * release and names another object; the Worker routes it again.
  */
 export const RELEASE_FRAME = '~release';
+/**
+ * The Worker's answer to RELEASE_FRAME, after which it sends nothing more on
+ * the link: the object, having bounced whatever came before it, closes the
+ * link (a socket that closes itself drops frames still arriving on it).
+ */
+export const RELEASED_ACK = '~released';
+/**
+ * A client frame the Worker found bad, as the error to answer it with: a
+ * client's own text that starts with `~` is never valid JSON, so it can
+ * only ever reach an object in this form, never pass for a control frame.
+ */
+export const ERROR_PREFIX = '~error:';
 export const BOUNCE_PREFIX = '~bounce:';
 /** Headers of the link upgrade: the client key the Worker derived, and the object's name. */
 export const LINK_KEY_HEADER = 'x-relay-client-key';

@@ -3,7 +3,12 @@ import type { Timer } from '../core/clock.js';
 import { endingFor } from '../core/endings.js';
 import type { EndReason } from '../core/sessions.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
-import { bootstrapRejectFrame, errorFrame, type ErrorCode } from '../protocol/errors.js';
+import {
+  bootstrapRejectFrame,
+  ERROR_CODES,
+  errorFrame,
+  type ErrorCode,
+} from '../protocol/errors.js';
 import { isPlainDataText } from '../protocol/fast-data.js';
 import {
   ACK_FRAME,
@@ -19,11 +24,12 @@ import { remoteBudget } from './budget-object.js';
 import { edgeOptions, type EdgeEnv } from './env.js';
 import {
   BOUNCE_PREFIX,
-  CODE_PREFIX,
+  ERROR_PREFIX,
   JTI_PREFIX,
   LINK_KEY_HEADER,
   LINK_NAME_HEADER,
   RELEASE_FRAME,
+  RELEASED_ACK,
 } from './link.js';
 import { usage } from './usage.js';
 import {
@@ -48,6 +54,8 @@ interface Role {
   bytes: number;
   /** target or watcher: when its TTL runs out. */
   until: number;
+  /** Let go (RELEASE_FRAME sent): whatever still comes on it belongs elsewhere. */
+  released?: boolean;
 }
 
 type InitMessage = Extract<ClientMessage, { type: 'bootstrap_init' }>;
@@ -139,15 +147,19 @@ export class RelayObject {
 
   private async handle(socket: EdgeSocket, text: string): Promise<void> {
     if (socket.readyState !== OPEN) return;
+    // The Worker saw the release and sends nothing more here.
+    if (text === RELEASED_ACK) return socket.close(1000, 'released');
+    // Sent before the Worker saw this socket's release: the Worker routes it again.
+    if (roleOf(socket).released === true) return send(socket, BOUNCE_PREFIX + text);
     if (isPlainDataText(text)) return this.data(socket, text, Buffer.byteLength(text));
+    // A frame the Worker already found bad: answered here, in its turn.
+    if (text.startsWith(ERROR_PREFIX)) {
+      const code = text.slice(ERROR_PREFIX.length) as ErrorCode;
+      if ((ERROR_CODES as readonly string[]).includes(code)) send(socket, errorFrame(code));
+      return;
+    }
     const msg = parseFrame(text, this.opts);
     if (typeof msg === 'string') return send(socket, errorFrame(msg));
-    const me = roleOf(socket);
-    // Sent before the Worker saw this socket's release: it belongs elsewhere.
-    const names = nameOf(msg);
-    if (me.role === 'none' && names !== undefined && names !== me.name) {
-      return send(socket, BOUNCE_PREFIX + text);
-    }
     switch (msg.type) {
       case 'data':
         return this.data(socket, dataFrame(msg.payload), Buffer.byteLength(text));
@@ -423,22 +435,10 @@ function send(socket: EdgeSocket, frame: string): void {
   if (socket.readyState === OPEN) socket.send(frame);
 }
 
-/** The object a frame is for, if it names one. */
-function nameOf(msg: ClientMessage): string | undefined {
-  switch (msg.type) {
-    case 'listen':
-    case 'connect':
-      return CODE_PREFIX + msg.otc;
-    case 'data':
-    case 'done':
-      return undefined;
-    default:
-      return JTI_PREFIX + msg.jti;
-  }
-}
-
 /** The socket leaves this object: the Worker routes the client's next frames afresh. */
 function release(socket: EdgeSocket): void {
+  if (socket.readyState !== OPEN) return;
+  save(socket, { ...roleOf(socket), released: true });
   send(socket, RELEASE_FRAME);
 }
 
