@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { transport } from './helpers/transports.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { RelayOptions } from '../src/index.js';
 import { startHttpProxy, type HttpProxy } from './helpers/http-proxy.js';
 import { cleanup, refusingUrl, startRelay } from './helpers/relay.js';
@@ -208,6 +208,8 @@ describe('pairing-relay check', { timeout: 60_000 }, () => {
   it('wss://: the certificate is judged (untrusted, wrong name), then trusted with days to expiry', async () => {
     const { port } = await startRelay();
     const dir = mkdtempSync(join(tmpdir(), 'relay-tls-'));
+    // Keys and tokens: removed whether the test passes or fails.
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const cert = (name: string, san: string): { key: Buffer; cert: Buffer; file: string } => {
       const [key, file] = [join(dir, `${name}.key`), join(dir, `${name}.pem`)];
       const made = spawnSync('openssl', [

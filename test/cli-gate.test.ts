@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { startRelayProcess } from './helpers/instances.js';
 import { killChildren, relayChildEnv, runToExit, track, type Ran } from './helpers/process.js';
 import { cleanup, eventually, upgradeStatus } from './helpers/relay.js';
@@ -34,6 +34,8 @@ describe.skipIf(!transport.has('cli'))('access tokens in the CLI (needs a CLI)',
   }) => {
     skip(!transport.has('signals'), 'needs a CLI that re-reads its token file on SIGHUP');
     const dir = mkdtempSync(join(tmpdir(), 'relay-tokens-'));
+    // Keys and tokens: removed whether the test passes or fails.
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'tokens');
     writeFileSync(file, `# rotated weekly\n${A}\n\n`);
     const relay = await startRelayProcess({}, ['--access-tokens-file', file]);
@@ -72,9 +74,11 @@ describe.skipIf(!transport.has('cli'))('access tokens in the CLI (needs a CLI)',
     expect(short.stderr).not.toContain('tiny-secret');
     const missing = await run(['--access-tokens-file', '/nonexistent/tokens'], {});
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(
-      /--access-tokens-file \/ RELAY_ACCESS_TOKENS_FILE cannot be used: ENOENT/,
-    );
+    // The flag was given: the message names it, not the variable nobody set.
+    expect(missing.stderr).toMatch(/^pairing-relay: --access-tokens-file cannot be used: ENOENT/);
+    expect(missing.stderr).not.toContain('RELAY_ACCESS_TOKENS_FILE');
+    const byEnv = await run([], { RELAY_ACCESS_TOKENS_FILE: '/nonexistent/tokens' });
+    expect(byEnv.stderr).toMatch(/^pairing-relay: RELAY_ACCESS_TOKENS_FILE cannot be used: ENOENT/);
   });
 });
 

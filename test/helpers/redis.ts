@@ -1,4 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from './relay.js';
 
 /** Whether redis-server is installed; CI (CI=true) must have it. */
@@ -12,12 +15,26 @@ export interface TestRedis {
   restart(): Promise<void>;
 }
 
+/** Its working dir, so nothing it writes (a dump.rdb) lands in the tree; removed at exit. */
 function launch(port: number): Promise<ChildProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-redis-'));
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
   );
+  child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
