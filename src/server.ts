@@ -40,7 +40,11 @@ export interface RelayAddress {
 }
 
 export interface RelayServer {
-  /** Listens (or, attached to a server, starts serving /ws on it). */
+  /**
+   * Listens (or, attached to a server, starts serving /ws on it). With scale-out,
+   * it listens and answers /health before Redis answers anything, and resolves
+   * once the cluster is joined (at most 5x redisTimeoutMs, or stop()).
+   */
   start(): Promise<RelayAddress>;
   /** Closes everything at once: `going_away` + close 1001 to each socket, every timer cleared. */
   stop(): Promise<void>;
@@ -102,16 +106,22 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
     if (starting !== undefined || stopping !== null) {
       return Promise.reject(new Error('pairing-relay: start() can be called once'));
     }
-    const started = listen();
-    starting = started;
-    return started;
+    const listened = listen();
+    starting = listened;
+    // Listening (and /health) never waits on DNS or Redis: a liveness probe or a
+    // supervisor would take a slow Redis for a hung process. The cluster is
+    // joined after; /ready says degraded until it is, and start() resolves once
+    // joined (or its wait is over: Redis down, or stop()).
+    return listened.then(async (address) => {
+      await running?.relay.start();
+      return address;
+    });
   }
 
   async function listen(): Promise<RelayAddress> {
     running = await assemble(opts, trust, tokens, seams);
-    const { relay, transport, log, metrics, access } = running;
+    const { transport, log, metrics, access } = running;
     for (const problem of idleSettings(opts)) log.warn(problem);
-    await relay.start();
     const bound = await transport.listen();
     address = describe(bound);
     const metricsUrl =
@@ -137,7 +147,8 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
 
   function stop(): Promise<void> {
     stopping ??= (async () => {
-      // A stop during start waits for the start to finish (or fail), then undoes it.
+      // A stop during start waits for the listening to finish (or fail), then undoes
+      // it; a cluster join still waiting ends with the dispose.
       await starting?.catch(() => undefined);
       if (running === undefined) return;
       const { relay, transport, log } = running;

@@ -100,7 +100,8 @@ export class Membership {
     for (const client of [command, subscriber]) client.connect().catch(() => undefined);
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
     const deadline = Date.now() + waitMs;
-    while (Date.now() < deadline && this.status().membership !== 'ok') {
+    // Ends early on close(), which clears the timer.
+    while (Date.now() < deadline && this.timer !== null && this.status().membership !== 'ok') {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }

@@ -28,16 +28,9 @@ const push = (): void => {
   });
 };
 
-try {
-  const address = await relay.start();
-  push();
-  say({ event: 'listening', address });
-} catch (err) {
-  const e = err as NodeJS.ErrnoException;
-  say({ event: 'error', code: e.code, message: e.message });
-  process.exit(1);
-}
 const watch = setInterval(push, 2);
+// Commands are taken from now on: a stop() may come while start() still waits to
+// join a cluster (it listens first).
 
 const commands = createInterface({ input: process.stdin });
 commands.on('line', (line) => {
@@ -60,3 +53,13 @@ commands.on('line', (line) => {
     process.stdin.destroy();
   });
 });
+
+try {
+  const address = await relay.start();
+  push();
+  say({ event: 'listening', address });
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  say({ event: 'error', code: e.code, message: e.message });
+  process.exit(1);
+}
