@@ -56,7 +56,14 @@ async function main(): Promise<void> {
 
   let relay;
   try {
-    relay = createRelayServer(command.options, { sources: command.sources });
+    relay = createRelayServer(command.options, {
+      sources: command.sources,
+      // At listening, not when start() resolves: that waits for a cluster join.
+      onListening: (address) =>
+        process.stderr.write(
+          `pairing-relay ${VERSION} (${RUNTIME}) listening\n  pairing: ${address.url}\n  health:  ${address.healthUrl}\n`,
+        ),
+    });
   } catch (err) {
     // Cross-field checks (scale-out) run here, not in parseCli; name what the user can change.
     const message = isOptionError(err)
@@ -84,10 +91,7 @@ async function main(): Promise<void> {
   }
 
   try {
-    const address = await relay.start();
-    process.stderr.write(
-      `pairing-relay ${VERSION} (${RUNTIME}) listening\n  pairing: ${address.url}\n  health:  ${address.healthUrl}\n`,
-    );
+    await relay.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'EADDRINUSE' ? ' (port in use: pick another with --port or PORT)' : '';

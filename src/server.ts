@@ -80,6 +80,8 @@ export interface RelaySeams {
   clock?: Clock;
   /** The flag or variable each setting came from, so messages name what the user set (the CLI). */
   sources?: OptionSources;
+  /** Called once listening, before any cluster join (the CLI prints its banner then). */
+  onListening?: (address: RelayAddress) => void;
 }
 
 // Sockets normally answer a close frame at once; this only bounds a dead one.
@@ -142,6 +144,7 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
       },
       'listening',
     );
+    seams.onListening?.(address);
     return address;
   }
 

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config/options.js';
-import { cleanup, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
+import { cleanup, eventually, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
 import { killChildren, relayChildEnv, track, type Exit } from './helpers/process.js';
 import { transport } from './helpers/transports.js';
 
@@ -210,6 +211,31 @@ describe.skipIf(!transport.has('cli'))('CLI: help, version, config errors (needs
 });
 
 describe.skipIf(!transport.has('cli'))('CLI: serving (needs a CLI)', () => {
+  it('with a Redis that never answers, the banner, the listening line and /health 200 come at once', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const redisPort = (silent.address() as AddressInfo).port;
+      const cli = startCli(['--port', '0', '--host', '127.0.0.1'], {
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        RELAY_REDIS_SECRET: 'a-secret-of-16-chars',
+        // A start that waited for Redis would not listen within this test at all.
+        RELAY_REDIS_TIMEOUT_MS: '60000',
+      });
+      const { httpUrl } = await cli.listening();
+      expect((await fetch(httpUrl('/health'))).status).toBe(200);
+      await eventually(() =>
+        /listening\n {2}pairing: ws:\/\/127\.0\.0\.1:\d+\/ws/.test(cli.stderr()),
+      );
+      cli.child.kill('SIGTERM');
+      expect((await cli.exited).code).toBe(0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('starts, prints the URL, answers /health and /ready, pairs', async () => {
     const cli = startCli(['--port', '0', '--host', '127.0.0.1']);
     const { port, url, httpUrl } = await cli.listening();
