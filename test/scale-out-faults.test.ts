@@ -154,6 +154,7 @@ describeRedis('scale-out faults', () => {
     it(`kill -9 of the ${killed}'s instance: the quiet peer on the other hears peer_disconnected within 5 s`, async () => {
       const env = processEnv(redis.url, { RELAY_PAIRED_TTL_MS: '30000' });
       const [a, b] = await Promise.all([startRelayProcess(env), startRelayProcess(env)]);
+      await Promise.all([a.joined(), b.joined()]);
       const { target, controller } = await pairAcross(a.url, b.url, '909090');
       const [dead, survivor, quiet] = killed === 'owner' ? [a, b, controller] : [b, a, target];
       const gone = dead.kill('SIGKILL');
@@ -170,6 +171,7 @@ describeRedis('scale-out faults', () => {
   it('SIGTERM of the owner with no drain window: the controller is told at once', async () => {
     const env = processEnv(redis.url, { RELAY_DRAIN_MS: '0' });
     const [a, b] = await Promise.all([startRelayProcess(env), startRelayProcess(env)]);
+    await Promise.all([a.joined(), b.joined()]);
     const { target, controller } = await pairAcross(a.url, b.url, '929292');
     const stopped = a.kill('SIGTERM');
     expect(await target.next()).toEqual({ type: 'error', code: 'going_away' });

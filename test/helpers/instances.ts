@@ -19,6 +19,11 @@ export interface RelayProcess {
   httpUrl(path: string): string;
   /** GET /ready */
   ready(): Promise<{ status: number; body: unknown }>;
+  /**
+   * Resolves once /ready says "ready": the relay listens before it has joined
+   * its cluster, so a cross-instance pairing right after "listening" may miss.
+   */
+  joined(timeoutMs?: number): Promise<void>;
   /** GET /health; the body has `sessions`. */
   health(): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Sends the signal (unless already gone) and resolves once the process has exited. */
@@ -134,6 +139,15 @@ export async function startRelayProcess(
     url: wsUrl.href,
     httpUrl,
     ready: () => getJson(httpUrl('/ready')),
+    async joined(timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const { body } = await getJson(httpUrl('/ready')).catch(() => ({ body: undefined }));
+        if ((body as Record<string, unknown> | undefined)?.['status'] === 'ready') return;
+        if (Date.now() > deadline) throw new Error(`not joined within ${timeoutMs} ms: ${output}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     health: async () => {
       const { status, body } = await getJson(httpUrl('/health'));
       return { status, body: body as Record<string, unknown> };
