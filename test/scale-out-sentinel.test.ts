@@ -16,7 +16,8 @@ import { transport } from './helpers/transports.js';
 // all in one temp dir; the primary is SIGKILLed mid-run.
 // Needs redis-server and the scaleOut capability.
 const usable = hasRedis && transport.has('scaleOut');
-if (!usable && process.env['CI'] === 'true') throw new Error('CI=true requires redis-server');
+// Missing tools fail under CI; a transport without scale-out (the edge) skips.
+if (!hasRedis && process.env['CI'] === 'true') throw new Error('CI=true requires redis-server');
 const describeSentinel = usable ? describe : describe.skip;
 
 async function readyBody(relay: StartedRelay): Promise<Record<string, unknown>> {
