@@ -220,34 +220,38 @@ export async function forwarding(url, { pairs, durationMs, frameBytes = 1024, wi
   };
 }
 
-/** Opens `sessions` paired sessions and keeps them; returns a closer. */
-export async function holdSessions(url, sessions, concurrency = 100) {
-  const held = [];
-  let left = sessions;
-  async function worker() {
-    while (left > 0) {
-      left--;
-      held.push(await pairUp(url));
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return async () => {
-    await Promise.all(held.map(({ target, controller }) => closeBoth(target, controller)));
-  };
-}
-
-/** Opens `count` sockets that never send a frame (before listen/connect); returns a closer. */
-export async function holdSockets(url, count, concurrency = 100) {
+/** Makes `count` things, `concurrency` at a time, and keeps them; returns a closer. */
+async function hold(count, concurrency, make, close) {
   const held = [];
   let left = count;
   async function worker() {
     while (left > 0) {
       left--;
-      held.push(await open(url));
+      held.push(await make());
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
   return async () => {
-    await Promise.all(held.map((peer) => peer.close()));
+    await Promise.all(held.map(close));
   };
+}
+
+/** Opens `sessions` paired sessions and keeps them; returns a closer. */
+export function holdSessions(url, sessions, concurrency = 100) {
+  return hold(
+    sessions,
+    concurrency,
+    () => pairUp(url),
+    ({ target, controller }) => closeBoth(target, controller),
+  );
+}
+
+/** Opens `count` sockets that never send a frame (before listen/connect); returns a closer. */
+export function holdSockets(url, count, concurrency = 100) {
+  return hold(
+    count,
+    concurrency,
+    () => open(url),
+    (peer) => peer.close(),
+  );
 }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { get } from 'node:http';
+import { createServer } from 'node:net';
 
 const CLK_TCK = 100; // Linux USER_HZ
 
@@ -84,4 +85,34 @@ export async function coldStartMs(cmd, args, env, port) {
       await exited;
     }
   }
+}
+
+/** A port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway redis-server (no persistence) on `port`, or a free one. */
+export async function startRedis(port) {
+  port ??= await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', () => reject(new Error('redis-server exited')));
+  });
+  child.stdout.resume();
+  return { url: `redis://127.0.0.1:${port}`, child, port };
 }

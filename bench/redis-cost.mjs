@@ -2,40 +2,13 @@
 // pairing, and per instance per idle second (with and without idle
 // sessions), read from INFO commandstats / INFO stats of a real redis-server.
 // Standalone: `npm run build && node bench/redis-cost.mjs`; also run by `npm run bench`.
-import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { pairUp } from './load.mjs';
-import { startServer, stopServer } from './proc.mjs';
+import { startRedis, startServer, stopServer } from './proc.mjs';
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', () => reject(new Error('redis-server exited')));
-  });
-  child.stdout.resume();
-  return { port, child };
-}
 
 /** Commands (by name) and bytes since the last reset, minus this bench's own INFO/CONFIG. */
 async function readStats(admin) {

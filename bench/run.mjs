@@ -2,11 +2,10 @@
 // with BENCH_AMESH, the amesh relay it replaces), each its own process on
 // 127.0.0.1, every server on its defaults, measured interleaved in one run.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import autocannon from 'autocannon';
 import { forwarding, holdSessions, holdSockets, pairings } from './load.mjs';
-import { coldStartMs, cpuSeconds, rssKiB, startServer, stopServer } from './proc.mjs';
+import { coldStartMs, cpuSeconds, freePort, rssKiB, startServer, stopServer } from './proc.mjs';
 import { measureFaults, measureScaleOut } from './scale-out.mjs';
 import { measureRedisCost } from './redis-cost.mjs';
 
@@ -62,13 +61,6 @@ if (before !== undefined) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**

@@ -1,36 +1,9 @@
 // Scale-out figures: pairings whose two devices land on two relay instances
 // sharing a Redis, beside pairings on one instance, measured in the same run.
-import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { bootBeforeRedis, deathToPeerDisconnected } from './faults.mjs';
 import { pairings } from './load.mjs';
-import { startServer, stopServer } from './proc.mjs';
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function startRedis(port) {
-  port ??= await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', () => reject(new Error('redis-server exited')));
-  });
-  return { url: `redis://127.0.0.1:${port}`, child, port };
-}
+import { freePort, startRedis, startServer, stopServer } from './proc.mjs';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
