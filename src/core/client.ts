@@ -1,4 +1,5 @@
 import { PEER_FOUND_FRAME } from '../protocol/messages.js';
+import type { Answer } from '../limits/answer.js';
 import { endingFor } from './endings.js';
 import type { Clock, Timer } from './clock.js';
 import type { Expiring, ExpiryQueue } from './expiry.js';
@@ -21,7 +22,7 @@ export type Frame = Buffer | string;
 /** What a client needs of the relay that holds it. */
 export interface ClientHost {
   /** Handles one frame; a promise while an asynchronous step (a rate-limit call) runs. */
-  handle(client: Client, frame: Frame): Promise<void> | undefined;
+  handle(client: Client, frame: Frame): Answer<void>;
   /** A handler failed (a bug, or a store that threw): the client's later frames still run. */
   failed(err: unknown): void;
   /** Once, when the socket is gone; the client has already let go of its own state. */
@@ -115,7 +116,7 @@ export class Client implements Member, SocketEvents {
       return;
     }
     const pending = this.host.handle(this, data);
-    if (pending !== undefined) this.park(pending, []);
+    if (pending instanceof Promise) this.park(pending, []);
   }
 
   pong(): void {
@@ -192,7 +193,7 @@ export class Client implements Member, SocketEvents {
       this.backlog = null;
       while (!this.isClosed && backlog.length > 0) {
         const next = this.host.handle(this, backlog.shift() as Frame);
-        if (next !== undefined) return this.park(next, backlog);
+        if (next instanceof Promise) return this.park(next, backlog);
       }
       if (this.paused) {
         this.paused = false;

@@ -3,7 +3,8 @@ import { errorFrame, type ErrorCode } from '../protocol/errors.js';
 import type { RelayEvents } from '../observe/events.js';
 import { ACK_FRAME, dataFrame } from '../protocol/messages.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
-import type { JoinResult, Rendezvous, SessionHost } from './rendezvous.js';
+import { after, type Answer } from '../limits/answer.js';
+import type { Claim, JoinResult, Rendezvous, SessionHost } from './rendezvous.js';
 import type { Clock } from './clock.js';
 import { ExpiryQueue } from './expiry.js';
 import type { EndReason, Member, Session, SessionStore } from './sessions.js';
@@ -45,69 +46,35 @@ export class Pairing implements SessionHost {
     this.pairedTtl = new ExpiryQueue(deps.clock, 'paired_ttl', deps.pairedTtlMs, expire);
   }
 
-  async listen(client: Requester, code: string): Promise<void> {
-    const { registry, rendezvous } = this.deps;
+  listen(client: Requester, code: string): Answer<void> {
     if (client.session !== null) return this.refuse(client, 'otc_in_use');
     if (this.deps.isDraining()) return this.refuse(client, 'going_away');
-    if (!(await this.reserve(client, 'listen'))) return;
-
-    if (await this.burned(code)) return this.fail(client, code, 'otc_in_use');
-    if (registry.find(code) !== undefined) return this.fail(client, code, 'otc_in_use');
-    // Claim cluster-wide before opening, so a local controller can never be
-    // told peer_found before the target has its ack.
-    const claim = rendezvous === undefined ? 'local' : await rendezvous.claim(code);
-    if (claim === 'taken') return this.fail(client, code, 'otc_in_use');
-    if (claim === 'unavailable')
-      this.deps.log.warn('shared store unreachable: session is local until it can be claimed');
-    const now = this.deps.clock.now();
-    const opened = client.closed ? 'closed' : registry.open(code, client, client.key, now, false);
-    if (typeof opened === 'string') {
-      if (claim === 'ok') rendezvous?.unclaim(code);
-      if (opened === 'otc_in_use') return this.fail(client, code, opened);
-      this.succeeded(client);
-      if (opened === 'closed') return;
-      this.deps.log.warn({ sessions: registry.size }, 'session table full');
-      return this.refuse(client, opened);
-    }
-    this.succeeded(client);
-    client.session = opened;
-    this.waiting.add(opened, now);
-    // Adopted even when the store was away: the claim is written once it is back.
-    rendezvous?.adopt(opened);
-    this.deps.roleChanged(client);
-    client.send(ACK_FRAME);
-    this.deps.opened(client.key);
-    this.deps.log.debug({ session: opened.id }, 'session opened');
+    return after(this.admit(client, code, 'listen', 'otc_in_use'), (admitted) => {
+      if (!admitted) return;
+      if (this.deps.registry.find(code) !== undefined) return this.fail(client, code, 'otc_in_use');
+      // Claim cluster-wide before opening, so a local controller can never be
+      // told peer_found before the target has its ack.
+      const { rendezvous } = this.deps;
+      if (rendezvous === undefined) return this.open(client, code, 'local');
+      return rendezvous.claim(code).then((claim) => this.open(client, code, claim));
+    });
   }
 
-  async connect(client: Requester, code: string): Promise<void> {
-    const { registry, rendezvous } = this.deps;
+  connect(client: Requester, code: string): Answer<void> {
     if (client.session !== null) return this.refuse(client, 'otc_in_use');
-    if (!(await this.reserve(client, 'connect'))) return;
-
     // A burned code answers like an absent one: no oracle for the guesser.
-    if (await this.burned(code)) return this.fail(client, code, 'otc_not_found');
-    if (client.closed) return this.succeeded(client);
-    const session = registry.find(code);
-    let result: JoinResult | 'relay_capacity' | 'unavailable';
-    if (session !== undefined) result = this.join(session, client);
-    else if (rendezvous !== undefined)
-      result = await rendezvous
+    return after(this.admit(client, code, 'connect', 'otc_not_found'), (admitted) => {
+      if (!admitted) return;
+      if (client.closed) return this.succeeded(client);
+      const session = this.deps.registry.find(code);
+      if (session !== undefined) return this.joined(client, code, this.join(session, client));
+      const { rendezvous } = this.deps;
+      if (rendezvous === undefined) return this.joined(client, code, 'otc_not_found');
+      return rendezvous
         .join(code, client, (target) => this.replicate(code, target, client))
-        .catch(() => 'unavailable' as const);
-    else result = 'otc_not_found';
-
-    if (result === 'joined') return this.succeeded(client);
-    if (result === 'relay_capacity') {
-      this.succeeded(client);
-      return this.refuse(client, result);
-    }
-    if (result !== 'unavailable') return this.fail(client, code, result);
-    // Not found here and nobody to ask: still a miss for the guess budget, or an
-    // outage would turn every instance into a free guessing oracle.
-    this.deps.log.warn('shared store unreachable: cross-instance connect refused');
-    await this.deps.addressBudget.end(client.key, true);
-    this.refuse(client, 'relay_capacity');
+        .catch(() => 'unavailable' as const)
+        .then((result) => this.joined(client, code, result));
+    });
   }
 
   /** Binds a controller (local, or on another instance) to a waiting session. */
@@ -201,12 +168,74 @@ export class Pairing implements SessionHost {
     return 'joined';
   }
 
-  private async reserve(client: Requester, action: 'listen' | 'connect'): Promise<boolean> {
-    if (await this.deps.addressBudget.begin(client.key)) return true;
-    // The one place a client address is logged: an operator needs it here.
-    this.deps.log.warn({ client: client.key, action }, 'rate limited: failed attempts');
-    this.refuse(client, 'rate_limited');
-    return false;
+  /**
+   * The address's budget reserves an attempt, and the code must not be
+   * burned; false when either refused (the client has been told).
+   */
+  private admit(
+    client: Requester,
+    code: string,
+    action: 'listen' | 'connect',
+    burnedError: ErrorCode,
+  ): Answer<boolean> {
+    return after(this.deps.addressBudget.begin(client.key), (reserved) => {
+      if (!reserved) {
+        // The one place a client address is logged: an operator needs it here.
+        this.deps.log.warn({ client: client.key, action }, 'rate limited: failed attempts');
+        this.refuse(client, 'rate_limited');
+        return false;
+      }
+      return after(this.deps.codeBudget.spent(code), (burned) =>
+        burned ? this.fail(client, code, burnedError).then(() => false) : true,
+      );
+    });
+  }
+
+  /** After the claim (or none, on one instance): opens the session, or says why not. */
+  private open(client: Requester, code: string, claim: Claim | 'local'): Answer<void> {
+    const { registry, rendezvous } = this.deps;
+    if (claim === 'taken') return this.fail(client, code, 'otc_in_use');
+    if (claim === 'unavailable')
+      this.deps.log.warn('shared store unreachable: session is local until it can be claimed');
+    const now = this.deps.clock.now();
+    const opened = client.closed ? 'closed' : registry.open(code, client, client.key, now, false);
+    if (typeof opened === 'string') {
+      if (claim === 'ok') rendezvous?.unclaim(code);
+      if (opened === 'otc_in_use') return this.fail(client, code, opened);
+      this.succeeded(client);
+      if (opened === 'closed') return;
+      this.deps.log.warn({ sessions: registry.size }, 'session table full');
+      return this.refuse(client, opened);
+    }
+    this.succeeded(client);
+    client.session = opened;
+    this.waiting.add(opened, now);
+    // Adopted even when the store was away: the claim is written once it is back.
+    rendezvous?.adopt(opened);
+    this.deps.roleChanged(client);
+    client.send(ACK_FRAME);
+    this.deps.opened(client.key);
+    this.deps.log.debug({ session: opened.id }, 'session opened');
+  }
+
+  /** What a connect's join came to, here or through another instance. */
+  private joined(
+    client: Requester,
+    code: string,
+    result: JoinResult | 'relay_capacity' | 'unavailable',
+  ): Answer<void> {
+    if (result === 'joined') return this.succeeded(client);
+    if (result === 'relay_capacity') {
+      this.succeeded(client);
+      return this.refuse(client, result);
+    }
+    if (result !== 'unavailable') return this.fail(client, code, result);
+    // Not found here and nobody to ask: still a miss for the guess budget, or an
+    // outage would turn every instance into a free guessing oracle.
+    this.deps.log.warn('shared store unreachable: cross-instance connect refused');
+    return after(this.deps.addressBudget.end(client.key, true), () =>
+      this.refuse(client, 'relay_capacity'),
+    );
   }
 
   /** A success never spends the budget of a person pairing normally. */
@@ -223,16 +252,11 @@ export class Pairing implements SessionHost {
     const { addressBudget, codeBudget, registry } = this.deps;
     await addressBudget.end(client.key, true);
     const withinBudget = await codeBudget.spend(code).catch(() => true);
-    if (!withinBudget || (await this.burned(code))) {
+    if (!withinBudget || (await codeBudget.spent(code))) {
       const live = registry.find(code);
       if (live !== undefined && live.controller === null) this.end(live, 'burned');
     }
     this.refuse(client, error);
-  }
-
-  /** A store that cannot answer does not burn codes: the address budget still holds. */
-  private burned(code: string): Promise<boolean> {
-    return this.deps.codeBudget.spent(code).catch(() => false);
   }
 
   private refuse(client: Requester, code: ErrorCode): void {

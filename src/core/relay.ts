@@ -15,6 +15,7 @@ import type { ClusterStatus } from '../observe/cluster-status.js';
 import type { Cluster } from './cluster-seam.js';
 import { MisconfigWarnings } from '../observe/warnings.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
+import type { Answer } from '../limits/answer.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
 import type { SocketKind } from './socket.js';
 
@@ -214,7 +215,7 @@ export class Relay implements ClientHost {
   }
 
   /** One frame from a client, in order (the client holds later ones while this is pending). */
-  handle(client: Client, frame: Frame): Promise<void> | undefined {
+  handle(client: Client, frame: Frame): Answer<void> {
     if (typeof frame !== 'string') {
       if (isPlainDataFrame(frame)) {
         this.pairing.relayFrame(client, frame, frame.length);

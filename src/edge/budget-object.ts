@@ -65,8 +65,15 @@ export class BudgetObject {
   }
 }
 
+/** An AttemptBudget whose every answer comes over the network, so may fail. */
+export interface RemoteBudget extends AttemptBudget {
+  begin(key: string): Promise<boolean>;
+  end(key: string, failed: boolean): Promise<void>;
+  spent(key: string): Promise<boolean>;
+}
+
 /** An AttemptBudget (limits/attempt-budget.ts) whose store is the key's BudgetObject. */
-export function remoteBudget(namespace: DurableObjectNamespace, kind: BudgetKind): AttemptBudget {
+export function remoteBudget(namespace: DurableObjectNamespace, kind: BudgetKind): RemoteBudget {
   const call = async (key: string, op: Op): Promise<boolean> => {
     const stub = namespace.get(namespace.idFromName(key));
     const response = await stub.fetch(`https://budget/${op}?kind=${kind}`, { method: 'POST' });

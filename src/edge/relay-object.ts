@@ -2,7 +2,6 @@ import { Buffer } from 'node:buffer';
 import type { Timer } from '../core/clock.js';
 import { endingFor } from '../core/endings.js';
 import type { EndReason } from '../core/sessions.js';
-import type { AttemptBudget } from '../limits/attempt-budget.js';
 import {
   bootstrapRejectFrame,
   ERROR_CODES,
@@ -20,7 +19,7 @@ import {
 import { parseFrame } from '../protocol/parse.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { AlarmClock } from './alarm-clock.js';
-import { remoteBudget } from './budget-object.js';
+import { remoteBudget, type RemoteBudget } from './budget-object.js';
 import { edgeOptions, type EdgeEnv } from './env.js';
 import {
   BOUNCE_PREFIX,
@@ -75,8 +74,8 @@ const decoder = new TextDecoder();
 export class RelayObject {
   private readonly opts: ResolvedOptions;
   private readonly clock: AlarmClock;
-  private readonly addressBudget: AttemptBudget;
-  private readonly watchBudget: AttemptBudget;
+  private readonly addressBudget: RemoteBudget;
+  private readonly watchBudget: RemoteBudget;
   private ttl: Timer | null = null;
   /** Frames are handled one at a time, in order, as core/client.ts's backlog does. */
   private chain: Promise<void> = Promise.resolve();

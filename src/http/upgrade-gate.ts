@@ -92,7 +92,7 @@ async function checkToken(
     // gets no answer but 429: no more guesses, right or wrong, this window.
     // Not begin(): attempts in flight count there, and behind Redis a burst
     // of right tokens from one NAT would refuse itself.
-    if (await budget.spent(key).catch(() => false)) return rateLimited(relay, key, log);
+    if (await budget.spent(key)) return rateLimited(relay, key, log);
   } else if (token !== undefined) {
     // A wrong token is a guess: begin() counts guesses still running, as for
     // codes, so 64 sent at the same instant from one address still get only

@@ -1,19 +1,21 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Answer } from './answer.js';
 
 /**
  * A per-key budget of failed attempts in a fixed window, on a
  * rate-limiter-flexible store (memory here; Redis for scale-out). Successes
- * never touch the store; failures spend.
+ * never touch the store; failures spend. A store that cannot answer never
+ * makes begin() or spent() throw: begin() refuses, spent() says no.
  */
 export interface AttemptBudget {
   /** Starts an attempt; false when the key's budget is gone (spent, or held by attempts still running). */
-  begin(key: string): Promise<boolean>;
+  begin(key: string): Answer<boolean>;
   /** Finishes an attempt begun with begin(): a failure spends it, a success costs nothing. */
-  end(key: string, failed: boolean): Promise<void>;
+  end(key: string, failed: boolean): Answer<void>;
   /** Spends one attempt at once; false when that went over the budget. */
   spend(key: string): Promise<boolean>;
   /** Whether the key has spent its whole budget, without spending anything. */
-  spent(key: string): Promise<boolean>;
+  spent(key: string): Answer<boolean>;
   /** Forgets every key and clears the store's timers. */
   close(): void;
 }
@@ -27,15 +29,89 @@ export function clearMemoryLimiter(limiter: RateLimiterMemory): void {
   for (const { key } of limiter.dump().storage) void limiter.delete(key);
 }
 
+/**
+ * The keys that spent anything in the last window, so that a key which
+ * spent nothing (every client pairing normally) is answered without asking
+ * the store: rate-limiter-flexible's get() is promise-only, even in memory.
+ * A key is noted before the store counts it, and kept a whole window from
+ * then, at least as long as the store's own fixed window holds it, so the
+ * shortcut can only ever send a key to the store, never let one skip it.
+ */
+class RecentSpenders {
+  private readonly since = new Map<string, number>();
+  private sweepAt = 1024;
+
+  constructor(private readonly windowMs: number) {}
+
+  note(key: string): void {
+    this.since.delete(key);
+    this.since.set(key, Date.now());
+    if (this.since.size >= this.sweepAt) this.sweep();
+  }
+
+  /** False when the key has surely spent nothing in the store's current window. */
+  has(key: string): boolean {
+    const at = this.since.get(key);
+    if (at === undefined) return false;
+    if (Date.now() - at < this.windowMs) return true;
+    this.since.delete(key);
+    return false;
+  }
+
+  clear(): void {
+    this.since.clear();
+  }
+
+  // Oldest first (note() re-inserts), so a sweep stops at the first live
+  // key; the next one waits for twice what is left: amortised O(1) a note.
+  private sweep(): void {
+    const cutoff = Date.now() - this.windowMs;
+    for (const [key, at] of this.since) {
+      if (at >= cutoff) break;
+      this.since.delete(key);
+    }
+    this.sweepAt = Math.max(1024, this.since.size * 2);
+  }
+}
+
+/** What a budget asks of its rate-limiter-flexible store. */
+export type Limiter = Pick<RateLimiterAbstract, 'get' | 'consume'>;
+
+/**
+ * A RateLimiterMemory made at the first attempt that spends, with
+ * rate-limiter-flexible loaded then: until a key spends, RecentSpenders
+ * answers for every key, so a relay that has seen no failure has not loaded
+ * the library. Loading it is ~21 ms of a cold start on Node and on Bun
+ * (its entry requires every store it has, Redis, Mongo, SQL ...), a tenth of
+ * a scale-to-zero start on Node and a third on Bun (docs/benchmarks.md).
+ */
+function memoryLimiter(points: number, windowMs: number): Limiter & { clear(): void } {
+  let made: Promise<RateLimiterMemory> | undefined;
+  let limiter: RateLimiterMemory | undefined;
+  const load = (): Promise<RateLimiterMemory> =>
+    (made ??= import('rate-limiter-flexible').then(
+      ({ RateLimiterMemory }) =>
+        (limiter = new RateLimiterMemory({ points, duration: windowMs / 1000 })),
+    ));
+  return {
+    get: (key) => load().then((store) => store.get(key)),
+    consume: (key) => load().then((store) => store.consume(key)),
+    clear: () => {
+      if (limiter !== undefined) clearMemoryLimiter(limiter);
+    },
+  };
+}
+
 export function memoryBudget(points: number, windowMs: number): AttemptBudget {
-  const limiter = new RateLimiterMemory({ points, duration: windowMs / 1000 });
-  return limiterBudget(limiter, points, () => clearMemoryLimiter(limiter));
+  const limiter = memoryLimiter(points, windowMs);
+  return limiterBudget(limiter, points, () => limiter.clear(), new RecentSpenders(windowMs));
 }
 
 export function limiterBudget(
-  store: RateLimiterAbstract,
+  store: Limiter,
   points: number,
   clear: () => void,
+  recent?: RecentSpenders,
 ): AttemptBudget {
   // Attempts begun and not yet ended, per key. Counting them closes the gap
   // between check and spend: 64 sockets from one address guessing at the same
@@ -46,43 +122,60 @@ export function limiterBudget(
     if (left === 0) running.delete(key);
     else running.set(key, left);
   };
-  const consumed = async (key: string): Promise<number> =>
-    (await store.get(key))?.consumedPoints ?? 0;
+  const consumed = (key: string): Answer<number> =>
+    recent?.has(key) === false ? 0 : store.get(key).then((res) => res?.consumedPoints ?? 0);
+  const consume = (key: string): Promise<RateLimiterRes> => {
+    recent?.note(key);
+    return store.consume(key);
+  };
+  const decide = (key: string, ticket: number, used: number): boolean => {
+    if (used + ticket <= points) return true;
+    release(key);
+    return false;
+  };
   return {
-    async begin(key) {
+    begin(key) {
       const ticket = (running.get(key) ?? 0) + 1;
       running.set(key, ticket);
-      try {
-        if ((await consumed(key)) + ticket <= points) return true;
-      } catch {
+      const used = consumed(key);
+      if (typeof used === 'number') return decide(key, ticket, used);
+      return used.then(
+        (n) => decide(key, ticket, n),
         // A store that cannot answer cannot vouch for the key either.
-      }
-      release(key);
-      return false;
+        () => decide(key, ticket, points),
+      );
     },
-    async end(key, failed) {
-      try {
-        if (failed) await store.consume(key);
-      } catch {
+    end(key, failed) {
+      if (!failed) return release(key);
+      return consume(key).then(
+        () => release(key),
         // Rejected (already over budget) or the store is away: nothing to add.
-      } finally {
-        release(key);
-      }
+        () => release(key),
+      );
     },
     async spend(key) {
       try {
-        await store.consume(key);
+        await consume(key);
         return true;
       } catch (err) {
-        if (err instanceof RateLimiterRes) return false;
-        throw err;
+        // rate-limiter-flexible rejects with its RateLimiterRes when the
+        // budget is gone, with an Error when the store failed.
+        if (err instanceof Error) throw err;
+        return false;
       }
     },
-    async spent(key) {
-      return (await consumed(key)) >= points;
+    spent(key) {
+      const used = consumed(key);
+      if (typeof used === 'number') return used >= points;
+      return used.then(
+        (n) => n >= points,
+        // A store that cannot answer does not lock anyone out.
+        () => false,
+      );
     },
     close() {
       running.clear();
+      recent?.clear();
       clear();
     },
   };
