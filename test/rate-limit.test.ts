@@ -1,10 +1,32 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { asClient, cleanup, delay, pair, startRelay, wsConnect, settles } from './helpers/relay.js';
+import {
+  asClient,
+  cleanup,
+  delay,
+  pair,
+  startRelay,
+  wsConnect,
+  settles,
+  type TestClient,
+} from './helpers/relay.js';
 import { transport } from './helpers/transports.js';
 
 afterEach(cleanup);
 
 const from = (addr: string): Record<string, string> => ({ 'x-forwarded-for': addr });
+
+/** Sends a connect for `otc` and returns the code of the relay's answer. */
+async function connectCode(client: TestClient, otc: string): Promise<unknown> {
+  client.send({ type: 'connect', otc });
+  return (await client.next())['code'];
+}
+
+/** With a budget of one failure: `a` spends it and is limited, `b` still has its own. */
+async function expectSeparateBuckets(a: TestClient, b: TestClient): Promise<void> {
+  expect(await connectCode(a, '111111')).toBe('otc_not_found');
+  expect(await connectCode(a, '111112')).toBe('rate_limited');
+  expect(await connectCode(b, '111113')).toBe('otc_not_found');
+}
 
 describe('failed listen/connect per address', () => {
   it('5 failures, then rate_limited until the window ends', async () => {
@@ -62,28 +84,20 @@ describe('failed listen/connect per address', () => {
 
   it('clients from different addresses have separate buckets', async () => {
     const { url } = await startRelay({ failedAttemptsPerIp: 1 });
-    const a = await wsConnect(url, {}, asClient(2));
-    const b = await wsConnect(url, {}, asClient(3));
-    a.send({ type: 'connect', otc: '111111' });
-    expect(await a.next()).toMatchObject({ code: 'otc_not_found' });
-    a.send({ type: 'connect', otc: '111112' });
-    expect(await a.next()).toMatchObject({ code: 'rate_limited' });
-    b.send({ type: 'connect', otc: '111113' });
-    expect(await b.next()).toMatchObject({ code: 'otc_not_found' });
+    await expectSeparateBuckets(
+      await wsConnect(url, {}, asClient(2)),
+      await wsConnect(url, {}, asClient(3)),
+    );
   });
 
   it.skipIf(!transport.has('forwardedFor'))(
     'addresses have separate buckets behind a trusted proxy (needs X-Forwarded-For)',
     async () => {
       const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 1 });
-      const a = await wsConnect(url, from('203.0.113.1'));
-      const b = await wsConnect(url, from('203.0.113.2'));
-      a.send({ type: 'connect', otc: '111111' });
-      expect(await a.next()).toMatchObject({ code: 'otc_not_found' });
-      a.send({ type: 'connect', otc: '111112' });
-      expect(await a.next()).toMatchObject({ code: 'rate_limited' });
-      b.send({ type: 'connect', otc: '111113' });
-      expect(await b.next()).toMatchObject({ code: 'otc_not_found' });
+      await expectSeparateBuckets(
+        await wsConnect(url, from('203.0.113.1')),
+        await wsConnect(url, from('203.0.113.2')),
+      );
     },
   );
 
@@ -95,17 +109,12 @@ describe('failed listen/connect per address', () => {
       for (let i = 0; i < 6; i++) {
         // The client wrote "10.9.9.i"; the trusted proxy appended the real 203.0.113.50.
         const c = await wsConnect(url, from(`10.9.9.${i}, 203.0.113.50`));
-        c.send({ type: 'connect', otc: String(300000 + i) });
-        replies.push((await c.next())['code']);
+        replies.push(await connectCode(c, String(300000 + i)));
         c.close();
       }
       expect(replies).toEqual([
-        'otc_not_found',
-        'otc_not_found',
-        'otc_not_found',
-        'rate_limited',
-        'rate_limited',
-        'rate_limited',
+        ...Array(3).fill('otc_not_found'),
+        ...Array(3).fill('rate_limited'),
       ]);
     },
   );
@@ -113,11 +122,9 @@ describe('failed listen/connect per address', () => {
   it('without trust, X-Forwarded-For is ignored entirely', async () => {
     const { url } = await startRelay({ failedAttemptsPerIp: 1 });
     const a = await wsConnect(url, from('203.0.113.1'));
-    a.send({ type: 'connect', otc: '121212' });
-    expect(await a.next()).toMatchObject({ code: 'otc_not_found' });
+    expect(await connectCode(a, '121212')).toBe('otc_not_found');
     const b = await wsConnect(url, from('203.0.113.2'));
-    b.send({ type: 'connect', otc: '121213' });
-    expect(await b.next()).toMatchObject({ code: 'rate_limited' });
+    expect(await connectCode(b, '121213')).toBe('rate_limited');
   });
 
   it.skipIf(!transport.has('forwardedFor'))(
@@ -126,9 +133,7 @@ describe('failed listen/connect per address', () => {
       const { url } = await startRelay({ trustProxy: 1, failedAttemptsPerIp: 2 });
       const codes: unknown[] = [];
       for (const addr of ['2001:db8:a:b::1', '2001:db8:a:b::2', '2001:db8:a:b:c:d:e:f']) {
-        const c = await wsConnect(url, from(addr));
-        c.send({ type: 'connect', otc: '131313' });
-        codes.push((await c.next())['code']);
+        codes.push(await connectCode(await wsConnect(url, from(addr)), '131313'));
       }
       expect(codes).toEqual(['otc_not_found', 'otc_not_found', 'rate_limited']);
     },
@@ -140,8 +145,7 @@ describe('brute force on one code, from many addresses', () => {
     const { url } = await startRelay();
     for (let i = 0; i < 5; i++) {
       const c = await wsConnect(url, {}, asClient(10 + i));
-      c.send({ type: 'connect', otc: '654321' });
-      expect(await c.next()).toMatchObject({ code: 'otc_not_found' });
+      expect(await connectCode(c, '654321')).toBe('otc_not_found');
     }
     const target = await wsConnect(url, {}, asClient(2));
     target.send({ type: 'listen', otc: '654321' });
@@ -194,9 +198,7 @@ describe('brute force on one code, from many addresses', () => {
     const { target, controller } = await pair(url, '989898');
     const codes: unknown[] = [];
     for (let i = 0; i < 6; i++) {
-      const c = await wsConnect(url, {}, asClient(10 + i));
-      c.send({ type: 'connect', otc: '989898' });
-      codes.push((await c.next())['code']);
+      codes.push(await connectCode(await wsConnect(url, {}, asClient(10 + i)), '989898'));
     }
     // Five misses burn the code; from then on it answers like an absent one.
     expect(codes).toEqual([...Array(5).fill('peer_already_connected'), 'otc_not_found']);
