@@ -51,28 +51,28 @@ export interface Transport {
   readonly concurrentPairings?: number;
 }
 
+/** What a relay in a server process of ours offers, whichever runtime it runs on. */
+const OWN_PROCESS = [
+  'cli',
+  'signals',
+  'metrics',
+  'scaleOut',
+  'shutdown',
+  'logs',
+  'ownsConnection',
+  'forwardedFor',
+  'globalCaps',
+  'heartbeat',
+  'slowReaderCap',
+] as const satisfies readonly Capability[];
+
 const BUN = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
 
 /** Every registered transport. A new one adds its entry here; the suite then runs on it. */
 export const TRANSPORTS = {
   /** node:http and ws, in the test process. */
   node: {
-    capabilities: [
-      'inProcess',
-      'attachServer',
-      'perIpAcceptCap',
-      'cli',
-      'signals',
-      'metrics',
-      'scaleOut',
-      'shutdown',
-      'logs',
-      'ownsConnection',
-      'forwardedFor',
-      'globalCaps',
-      'heartbeat',
-      'slowReaderCap',
-    ],
+    capabilities: ['inProcess', 'attachServer', 'perIpAcceptCap', ...OWN_PROCESS],
     relay: async (options) => (await import('../../src/index.js')).createRelayServer(options),
     cli: process.execPath,
   },
@@ -81,20 +81,7 @@ export const TRANSPORTS = {
    * over a control channel. Bun.serve has no hook at TCP accept.
    */
   bun: {
-    capabilities: [
-      'mount',
-      'cli',
-      'signals',
-      'metrics',
-      'scaleOut',
-      'shutdown',
-      'logs',
-      'ownsConnection',
-      'forwardedFor',
-      'globalCaps',
-      'heartbeat',
-      'slowReaderCap',
-    ],
+    capabilities: ['mount', ...OWN_PROCESS],
     relay: async (options) => (await import('./bun-relay.js')).startBunRelay(options),
     cli: BUN,
   },
