@@ -176,9 +176,11 @@ export class Client implements Member, SocketEvents {
     const mark = this.idleMark;
     if (this.holdsNothing()) {
       if (mark === null) idle.add((this.idleMark = new IdleMark(this)), this.host.clock.now());
-      else if (mark.expiry === null) idle.add(mark, this.host.clock.now());
     } else if (mark !== null) {
+      // Dropped, not kept for later: a socket in a session holds no mark
+      // (~56 bytes less per member of an idle paired session).
       idle.remove(mark);
+      this.idleMark = null;
     }
   }
 
