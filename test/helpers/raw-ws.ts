@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { inbox } from './inbox.js';
 
 /** A frame the relay sent: its opcode and payload as text. */
 export interface ServerFrame {
@@ -48,17 +49,11 @@ export function rawConnect(url: string): Promise<RawClient> {
   const { hostname, port, pathname, search } = new URL(url);
   const socket = connect(Number(port), hostname);
   open.add(socket);
-  const frames: ServerFrame[] = [];
-  const waiters: Array<(f: ServerFrame) => void> = [];
+  const frames = inbox<ServerFrame>('frame');
   let buffered = Buffer.alloc(0);
   let upgraded = false;
   const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
 
-  const deliver = (frame: ServerFrame): void => {
-    const waiter = waiters.shift();
-    if (waiter) waiter(frame);
-    else frames.push(frame);
-  };
   const parse = (): void => {
     for (;;) {
       if (buffered.length < 2) return;
@@ -75,7 +70,7 @@ export function rawConnect(url: string): Promise<RawClient> {
         at = 10;
       }
       if (buffered.length < at + length) return;
-      deliver({ opcode, text: buffered.subarray(at, at + length).toString() });
+      frames.push({ opcode, text: buffered.subarray(at, at + length).toString() });
       buffered = buffered.subarray(at + length);
     }
   };
@@ -84,22 +79,7 @@ export function rawConnect(url: string): Promise<RawClient> {
     socket,
     write: (bytes) => socket.write(bytes),
     send: (text) => socket.write(maskedFrame(text)),
-    next(timeoutMs = 3000) {
-      const queued = frames.shift();
-      if (queued) return Promise.resolve(queued);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          const i = waiters.indexOf(settle);
-          if (i !== -1) waiters.splice(i, 1);
-          reject(new Error(`no frame within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const settle = (f: ServerFrame): void => {
-          clearTimeout(timer);
-          resolve(f);
-        };
-        waiters.push(settle);
-      });
-    },
+    next: frames.next,
     ended,
   };
 

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
 import type { RelayOptions, RelayServer } from '../../src/index.js';
+import { inbox } from './inbox.js';
 import { transport } from './transports.js';
 
 export interface StartedRelay {
@@ -62,14 +63,8 @@ export function wsConnect(
     ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
   });
   sockets.add(ws);
-  const queue: Message[] = [];
-  const waiters: Array<(m: Message) => void> = [];
-  ws.on('message', (data) => {
-    const msg = JSON.parse(data.toString()) as Message;
-    const waiter = waiters.shift();
-    if (waiter) waiter(msg);
-    else queue.push(msg);
-  });
+  const messages = inbox<Message>('message');
+  ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as Message));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
   });
@@ -78,22 +73,7 @@ export function wsConnect(
     send(message) {
       ws.send(typeof message === 'string' ? message : JSON.stringify(message));
     },
-    next(timeoutMs = 3000) {
-      const queued = queue.shift();
-      if (queued) return Promise.resolve(queued);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          const i = waiters.indexOf(settle);
-          if (i !== -1) waiters.splice(i, 1);
-          reject(new Error(`no message within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const settle = (m: Message): void => {
-          clearTimeout(timer);
-          resolve(m);
-        };
-        waiters.push(settle);
-      });
-    },
+    next: messages.next,
     closed,
     close() {
       ws.close();
