@@ -6,6 +6,7 @@ import { transport } from './helpers/transports.js';
 import {
   cleanup,
   eventually,
+  listenOn,
   pair,
   startRelay,
   upgradeStatus,
@@ -99,9 +100,7 @@ describe('scale and cleanup', () => {
       const before = timerCount();
       const { url, relay } = await startRelay({ heartbeatMs: 1000 });
       const { target, controller } = await pair(url);
-      const waiting = await wsConnect(url);
-      waiting.send({ type: 'listen', otc: '909090' });
-      await waiting.next();
+      const waiting = await listenOn(url, '909090');
       const watcher = await wsConnect(url);
       watcher.send({ type: 'bootstrap_watch', jti: 'j' });
       await watcher.next();
@@ -272,9 +271,7 @@ describe('graceful drain', () => {
     'a connect to a session that exists still pairs during the drain (needs a drain)',
     async () => {
       const { url, relay } = await startRelay({ drainMs: 5000 });
-      const target = await wsConnect(url);
-      target.send({ type: 'listen', otc: '212121' });
-      await target.next();
+      const target = await listenOn(url, '212121');
       const controller = await wsConnect(url);
       const drained = relay.drain();
       controller.send({ type: 'connect', otc: '212121' });

@@ -6,18 +6,16 @@ import {
   cleanup,
   eventually,
   expectNothingPending,
+  listenOn,
   pair,
   startRelay,
   upgradeStatus,
   wsConnect,
   settles,
 } from './helpers/relay.js';
-import { closeRawClients, rawConnect } from './helpers/raw-ws.js';
+import { rawConnect } from './helpers/raw-ws.js';
 
-afterEach(async () => {
-  closeRawClients();
-  await cleanup();
-});
+afterEach(cleanup);
 
 describe('limits', () => {
   it('a frame over maxFrameBytes closes the socket with 1009; the session partner is told', async () => {
@@ -61,12 +59,8 @@ describe('limits', () => {
     'relay_capacity when the session table is full; a slot frees when a session ends (needs caps over the whole relay)',
     async () => {
       const { url } = await startRelay({ maxSessions: 2 });
-      const a = await wsConnect(url);
-      a.send({ type: 'listen', otc: '100001' });
-      await a.next();
-      const b = await wsConnect(url);
-      b.send({ type: 'listen', otc: '100002' });
-      await b.next();
+      const a = await listenOn(url, '100001');
+      await listenOn(url, '100002');
       const c = await wsConnect(url);
       c.send({ type: 'listen', otc: '100003' });
       expect(await c.next()).toEqual({ type: 'error', code: 'relay_capacity' });
@@ -81,9 +75,7 @@ describe('limits', () => {
     'relay_capacity does not spend the rate-limit budget (needs caps over the whole relay)',
     async () => {
       const { url } = await startRelay({ maxSessions: 1, failedAttemptsPerIp: 2 });
-      const a = await wsConnect(url);
-      a.send({ type: 'listen', otc: '200001' });
-      await a.next();
+      await listenOn(url, '200001');
       const b = await wsConnect(url);
       for (let i = 0; i < 5; i++) {
         b.send({ type: 'listen', otc: '200002' });
@@ -169,9 +161,7 @@ describe('limits', () => {
     const idle = await wsConnect(url);
     const spammer = await wsConnect(url);
     spammer.send('garbage'); // invalid frames do not count as protocol activity
-    const listener = await wsConnect(url);
-    listener.send({ type: 'listen', otc: '300003' });
-    await listener.next();
+    const listener = await listenOn(url, '300003');
     expect((await idle.closed).code).toBe(1000);
     expect((await spammer.closed).code).toBe(1000);
     // A socket in a session is not idle.
@@ -230,9 +220,7 @@ describe('limits', () => {
         maxBufferedBytes: 64 * 1024,
         maxSessionBytes: 1024 * 1024 * 1024,
       });
-      const target = await wsConnect(url);
-      target.send({ type: 'listen', otc: '616161' });
-      await target.next();
+      const target = await listenOn(url, '616161');
       // A controller that stops reading from its TCP socket once paired.
       const controller = await rawConnect(url);
       controller.send('{"type":"connect","otc":"616161"}');
@@ -255,9 +243,7 @@ describe('limits', () => {
 describe('session lifetime', () => {
   it('an unpaired code expires after sessionTtlMs: otc_expired, then a normal close', async () => {
     const { url, relay } = await startRelay({ sessionTtlMs: 150 });
-    const target = await wsConnect(url);
-    target.send({ type: 'listen', otc: '500005' });
-    await target.next();
+    const target = await listenOn(url, '500005');
     expect(await target.next()).toEqual({ type: 'error', code: 'otc_expired' });
     expect((await target.closed).code).toBe(1000);
     await settles(() => relay.sessions, 0);
@@ -278,9 +264,7 @@ describe('session lifetime', () => {
 
   it('the paired TTL starts at pairing, not at listen', async () => {
     const { url } = await startRelay({ sessionTtlMs: 300, pairedTtlMs: 400 });
-    const target = await wsConnect(url);
-    target.send({ type: 'listen', otc: '600006' });
-    await target.next();
+    const target = await listenOn(url, '600006');
     await new Promise((r) => setTimeout(r, 200));
     const controller = await wsConnect(url);
     controller.send({ type: 'connect', otc: '600006' });

@@ -3,24 +3,20 @@ import { transport } from './helpers/transports.js';
 import {
   cleanup,
   expectNothingPending,
+  listenOn,
   pair,
   startRelay,
   wsConnect,
   settles,
 } from './helpers/relay.js';
-import { closeRawClients, maskedFrame, rawConnect } from './helpers/raw-ws.js';
+import { maskedFrame, rawConnect } from './helpers/raw-ws.js';
 
-afterEach(async () => {
-  closeRawClients();
-  await cleanup();
-});
+afterEach(cleanup);
 
 describe('pairing', () => {
   it('listen → ack, connect → peer_found on both, data both ways, done', async () => {
     const { url, relay } = await startRelay();
-    const target = await wsConnect(url);
-    target.send({ type: 'listen', otc: '482916' });
-    expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
+    const target = await listenOn(url, '482916');
     await settles(() => relay.sessions, 1);
 
     const controller = await wsConnect(url);
@@ -67,9 +63,7 @@ describe('pairing', () => {
 
   it('otc_in_use for a second listen on a live code, and for a socket that already holds a session', async () => {
     const { url } = await startRelay();
-    const target = await wsConnect(url);
-    target.send({ type: 'listen', otc: '222222' });
-    await target.next();
+    const target = await listenOn(url, '222222');
     const other = await wsConnect(url);
     other.send({ type: 'listen', otc: '222222' });
     expect(await other.next()).toEqual({ type: 'error', code: 'otc_in_use' });
@@ -100,9 +94,7 @@ describe('pairing', () => {
 
   it('target leaving before a controller frees the code', async () => {
     const { url, relay } = await startRelay();
-    const target = await wsConnect(url);
-    target.send({ type: 'listen', otc: '777777' });
-    await target.next();
+    const target = await listenOn(url, '777777');
     target.close();
     await target.closed;
     const again = await wsConnect(url);
@@ -134,9 +126,7 @@ describe('pairing', () => {
 
   it('frames pipelined behind a connect are handled in order', async () => {
     const { url } = await startRelay();
-    const target = await wsConnect(url);
-    target.send({ type: 'listen', otc: '343434' });
-    await target.next();
+    const target = await listenOn(url, '343434');
     const controller = await wsConnect(url);
     controller.send({ type: 'connect', otc: '343434' });
     for (let i = 0; i < 5; i++) controller.send({ type: 'data', payload: `m${i}` });
@@ -148,9 +138,7 @@ describe('pairing', () => {
 
   it('a connect that misses may be followed at once by one that pairs, unanswered in between', async () => {
     const { url } = await startRelay();
-    const target = await wsConnect(url);
-    target.send({ type: 'listen', otc: '565600' });
-    await target.next();
+    const target = await listenOn(url, '565600');
     const controller = await wsConnect(url);
     // Sent together: the second arrives while the first is still being answered.
     controller.send({ type: 'connect', otc: '565699' });
@@ -194,9 +182,7 @@ describe('pairing', () => {
 
   it('done from a waiting target ends its session', async () => {
     const { url, relay } = await startRelay();
-    const target = await wsConnect(url);
-    target.send({ type: 'listen', otc: '818181' });
-    await target.next();
+    const target = await listenOn(url, '818181');
     target.send({ type: 'done' });
     await expectNothingPending(target);
     await settles(() => relay.sessions, 0);

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayOptions } from '../src/index.js';
-import { exchange, listenOn, pairAcross, SECRET } from './helpers/cluster.js';
-import { cleanup, startRelay, wsConnect, type StartedRelay } from './helpers/relay.js';
+import { exchange, pairAcross, SECRET } from './helpers/cluster.js';
+import { cleanup, listenOn, startRelay, wsConnect, type StartedRelay } from './helpers/relay.js';
 import { hasRedis } from './helpers/redis.js';
 import {
   ask,

@@ -1,13 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayOptions } from '../src/index.js';
-import {
-  SECRET,
-  exchange,
-  expectEveryKeyExpires,
-  listenOn,
-  pairAcross,
-} from './helpers/cluster.js';
+import { SECRET, exchange, expectEveryKeyExpires, pairAcross } from './helpers/cluster.js';
 import { startRelayProcess, type RelayProcess } from './helpers/instances.js';
 import { killChildren } from './helpers/process.js';
 import { hasRedis, startRedis, type TestRedis } from './helpers/redis.js';
@@ -16,6 +10,7 @@ import {
   cleanup,
   delay,
   eventually,
+  listenOn,
   startRelay,
   wsConnect,
   type StartedRelay,

@@ -5,6 +5,7 @@ import {
   cleanup,
   eventually,
   expectNothingPending,
+  listenOn as listenAt,
   startRelay,
   wsConnect,
   type StartedRelay,
@@ -13,7 +14,7 @@ import {
 } from './helpers/relay.js';
 import { hasRedis, startRedis, type TestRedis } from './helpers/redis.js';
 import { transport } from './helpers/transports.js';
-import { listenOn as listenAt, pairAcross as pairBetween, SECRET } from './helpers/cluster.js';
+import { pairAcross as pairBetween, SECRET } from './helpers/cluster.js';
 
 if (!hasRedis) {
   const message = 'redis-server is not installed: the scale-out tests are SKIPPED';

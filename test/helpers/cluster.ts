@@ -1,20 +1,8 @@
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { wsConnect, type TestClient } from './relay.js';
+import { listenOn, wsConnect, type TestClient } from './relay.js';
 
 export const SECRET = 'test-secret-0123456789';
-
-/** A target listening under `code` on the relay at `url`, ack received. */
-export async function listenOn(
-  url: string,
-  code: string,
-  headers: Record<string, string> = {},
-): Promise<TestClient> {
-  const target = await wsConnect(url, headers);
-  target.send({ type: 'listen', otc: code });
-  expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
-  return target;
-}
 
 /** Target on the first relay, controller on the second, both told peer_found. */
 export async function pairAcross(

@@ -1,7 +1,9 @@
 import { createServer } from 'node:net';
+import { expect } from 'vitest';
 import { WebSocket } from 'ws';
 import type { RelayOptions, RelayServer } from '../../src/index.js';
 import { inbox } from './inbox.js';
+import { closeRawClients } from './raw-ws.js';
 import { transport } from './transports.js';
 
 export interface StartedRelay {
@@ -31,8 +33,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<StartedRel
   };
 }
 
-/** For afterEach: closes every client and relay a test opened. */
+/** For afterEach: closes every client (raw-ws.ts's too) and relay a test opened. */
 export async function cleanup(): Promise<void> {
+  closeRawClients();
   for (const ws of sockets) ws.terminate();
   sockets.clear();
   await Promise.all([...running].map((r) => r.stop()));
@@ -93,6 +96,18 @@ export function wsConnect(
  */
 export function asClient(n: number): { localAddress: string } {
   return { localAddress: `127.0.0.${n}` };
+}
+
+/** A target listening under `code` on the relay at `url`, ack received. */
+export async function listenOn(
+  url: string,
+  code: string,
+  headers: Record<string, string> = {},
+): Promise<TestClient> {
+  const target = await wsConnect(url, headers);
+  target.send({ type: 'listen', otc: code });
+  expect(await target.next()).toEqual({ type: 'ack', message: 'session_open' });
+  return target;
 }
 
 /** Opens a target and a controller paired under `code`. */
