@@ -4,24 +4,41 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, describeOptionError, parseCli } from '../src/config/cli-options.js';
-import { isOptionError, resolveOptions } from '../src/config/options.js';
+import { isOptionError, resolveOptions, type OptionError } from '../src/config/options.js';
 
-/** The ConfigError `fn` throws; fails the test if it throws none or another kind. */
-function configError(fn: () => unknown): ConfigError {
+/** The error `fn` throws; fails the test if it throws none or one that is not `kind`. */
+function thrown<E>(fn: () => unknown, is: (err: unknown) => err is E, kind: string): E {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
+    if (is(err)) return err;
+    throw new Error(`expected ${kind}, got ${String(err)}`, { cause: err });
   }
-  throw new Error('expected a ConfigError');
+  throw new Error(`expected ${kind}, got none`);
 }
 
-const run = (argv: string[], env: Record<string, string> = {}): Record<string, unknown> => {
+const configError = (fn: () => unknown): ConfigError =>
+  thrown(fn, (err): err is ConfigError => err instanceof ConfigError, 'a ConfigError');
+const optionError = (fn: () => unknown): OptionError =>
+  thrown(fn, isOptionError, 'an option error');
+
+const runCommand = (argv: string[], env: Record<string, string> = {}) => {
   const command = parseCli(argv, env);
   if (command.kind !== 'run') throw new Error(`expected run, got ${command.kind}`);
-  return command.options as Record<string, unknown>;
+  return command;
 };
+
+const run = (argv: string[], env: Record<string, string> = {}): Record<string, unknown> =>
+  runCommand(argv, env).options as Record<string, unknown>;
+
+/** The CLI's message for the cross-field error that resolving these variables finds. */
+function resolveMessage(env: Record<string, string>): string {
+  const { options, sources } = runCommand([], env);
+  return describeOptionError(
+    optionError(() => resolveOptions(options, sources)),
+    sources,
+  );
+}
 
 describe('parseCli', () => {
   it('flags win over variables, variables over defaults', () => {
@@ -133,16 +150,7 @@ describe('parseCli', () => {
       REDIS_CLUSTER_NODES: 'a:7000',
       RELAY_REDIS_SECRET: 'x'.repeat(20),
     };
-    const command = parseCli([], both);
-    if (command.kind !== 'run') throw new Error('expected run');
-    let err: unknown;
-    try {
-      resolveOptions(command.options, command.sources);
-    } catch (e) {
-      err = e;
-    }
-    if (!isOptionError(err)) throw new Error('expected an option error');
-    const message = describeOptionError(err, command.sources);
+    const message = resolveMessage(both);
     expect(message).toContain('REDIS_URL');
     expect(message).toContain('REDIS_CLUSTER_NODES');
     expect(() => resolveOptions({ redisSentinels: 'a:1', redisClusterNodes: 'b:2' })).toThrow(
@@ -161,20 +169,11 @@ describe('parseCli', () => {
   });
 
   it('a password in REDIS_URL and REDIS_PASSWORD too is an error naming both, quoting neither', () => {
-    const command = parseCli([], {
+    const message = resolveMessage({
       REDIS_URL: 'redis://:hunter2-in-url@r:6379',
       REDIS_PASSWORD: 'hunter2-in-var',
       RELAY_REDIS_SECRET: 'x'.repeat(20),
     });
-    if (command.kind !== 'run') throw new Error('expected run');
-    let err: unknown;
-    try {
-      resolveOptions(command.options, command.sources);
-    } catch (e) {
-      err = e;
-    }
-    if (!isOptionError(err)) throw new Error('expected an option error');
-    const message = describeOptionError(err, command.sources);
     expect(message).toMatch(/^REDIS_PASSWORD is set and REDIS_URL holds a password/);
     expect(message).not.toContain('hunter2');
   });
@@ -186,14 +185,9 @@ describe('parseCli', () => {
 
   it('a cross-field error from the library names flag and variable', () => {
     const options = run([], { REDIS_URL: 'redis://r:6379' });
-    let err: unknown;
-    try {
-      resolveOptions(options);
-    } catch (e) {
-      err = e;
-    }
-    if (!isOptionError(err)) throw new Error('expected an option error');
-    expect(describeOptionError(err)).toMatch(/^RELAY_REDIS_SECRET \(or RELAY_REDIS_SECRET_FILE\) /);
+    expect(describeOptionError(optionError(() => resolveOptions(options)))).toMatch(
+      /^RELAY_REDIS_SECRET \(or RELAY_REDIS_SECRET_FILE\) /,
+    );
   });
 
   it('help and version', () => {
