@@ -185,14 +185,15 @@ describe('the X-Forwarded-For walk, against proxy-addr', () => {
 
   it('asks for the socket peer only when no forwarded entry stands', () => {
     let asked = 0;
-    const peer = (): string => {
+    const socket = { address: '10.0.0.1' };
+    const peer = (source: typeof socket): string => {
       asked++;
-      return '10.0.0.1';
+      return source.address;
     };
-    expect(clientKeyOf(peer, '6.6.6.6, 1.2.3.4', compileTrust(1))).toBe('1.2.3.4');
+    expect(clientKeyOf(socket, peer, '6.6.6.6, 1.2.3.4', compileTrust(1))).toBe('1.2.3.4');
     expect(asked).toBe(0);
-    expect(clientKeyOf(peer, 'junk', compileTrust(1))).toBe('10.0.0.1');
-    expect(clientKeyOf(peer, null, compileTrust(1))).toBe('10.0.0.1');
+    expect(clientKeyOf(socket, peer, 'junk', compileTrust(1))).toBe('10.0.0.1');
+    expect(clientKeyOf(socket, peer, null, compileTrust(1))).toBe('10.0.0.1');
     expect(asked).toBe(2);
   });
 });

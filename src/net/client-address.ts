@@ -11,8 +11,10 @@ export function clientKey(req: IncomingMessage, trust: TrustFn): string {
   // node:http joins repeated X-Forwarded-For lines with ", " itself.
   const xff = req.headers['x-forwarded-for'];
   const header = Array.isArray(xff) ? xff.join(', ') : (xff ?? null);
-  return clientKeyOf(() => req.socket.remoteAddress, header, trust);
+  return clientKeyOf(req, socketPeer, header, trust);
 }
+
+const socketPeer = (req: IncomingMessage): string | undefined => req.socket.remoteAddress;
 
 /** Filled in by clientKeyOf() when asked: how it reached the key. */
 export interface KeyOrigin {
@@ -21,26 +23,30 @@ export interface KeyOrigin {
 }
 
 /**
- * clientKey() from the parts any server has: the socket peer (asked only
- * when needed: under Bun it is a system call) and the X-Forwarded-For header.
+ * clientKey() from the parts any server has: the socket peer, read from
+ * `source` by `peerOf` only when needed (under Bun it is a system call), and
+ * the X-Forwarded-For header. A source and a reader rather than a closure:
+ * this runs at every upgrade, and a closure and its scope per call were
+ * garbage an idle relay's RSS still held (bun:jsc heapStats).
  */
-export function clientKeyOf(
-  peer: () => string | undefined,
+export function clientKeyOf<S>(
+  source: S,
+  peerOf: (source: S) => string | undefined,
   forwardedFor: string | null,
   trust: TrustFn,
   origin?: KeyOrigin,
 ): string {
   const hops = trust.hops;
   if (origin !== undefined) origin.forwardedHops = 0;
-  if (hops === 0) return addressKey(peer()) ?? 'unknown';
-  if (hops !== undefined) return hopKey(peer, forwardedFor ?? '', hops, origin);
+  if (hops === 0) return addressKey(peerOf(source)) ?? 'unknown';
+  if (hops !== undefined) return hopKey(source, peerOf, forwardedFor ?? '', hops, origin);
   // Address lists: proxy-addr's compiled predicate decides which hops to
   // believe, asked as its all() asks it (hop i is the address the request
   // came through at distance i, 0 the socket peer). all() itself reads a
   // node:http request and Bun has none, so the walk is ours
   // (jshttp/proxy-addr takes only an IncomingMessage). An entry that is not
   // an address breaks the chain: the last good hop before it is the best we know.
-  let through = peer();
+  let through = peerOf(source);
   let best = addressKey(through);
   if (best === undefined) return 'unknown';
   let walked = 0;
@@ -82,8 +88,9 @@ export function isInnerKey(key: string): boolean {
  * first that is not an address. The socket peer is asked for only when no
  * entry stands: it is always an address on a TCP listener.
  */
-function hopKey(
-  peer: () => string | undefined,
+function hopKey<S>(
+  source: S,
+  peerOf: (source: S) => string | undefined,
   header: string,
   hops: number,
   origin: KeyOrigin | undefined,
@@ -95,7 +102,7 @@ function hopKey(
     if (key !== undefined) best = key;
     return key !== undefined && ++taken < hops;
   });
-  if (best === undefined) return addressKey(peer()) ?? 'unknown';
+  if (best === undefined) return addressKey(peerOf(source)) ?? 'unknown';
   if (origin !== undefined) origin.forwardedHops = taken;
   return best;
 }

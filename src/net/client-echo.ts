@@ -1,6 +1,8 @@
 import { clientKeyOf, forEachForwarded, isInnerKey, type KeyOrigin } from './client-address.js';
 import type { TrustFn } from '../config/trust-proxy.js';
 
+const itself = (address: string | undefined): string | undefined => address;
+
 /** The /health response header that tells a requester how the relay sees it. */
 export const CLIENT_ECHO_HEADER = 'x-relay-client';
 
@@ -24,7 +26,7 @@ export function clientEcho(
 ): string {
   const header = forwardedFor === undefined ? null : forwardedFor;
   const origin: KeyOrigin = { forwardedHops: 0 };
-  const key = clientKeyOf(() => remoteAddress, header, trust, origin);
+  const key = clientKeyOf(remoteAddress, itself, header, trust, origin);
   // Counted as the key's own walk splits the header.
   let entries = 0;
   if (header !== null) {
