@@ -133,25 +133,28 @@ export function limiterBudget(
     release(key);
     return false;
   };
+  // The waits are functions of their own: a method holding an arrow would
+  // make a scope object at every call, answered at once or not (pairing.ts).
+  const decideLater = (key: string, ticket: number, used: Promise<number>): Promise<boolean> =>
+    used.then(
+      (n) => decide(key, ticket, n),
+      // A store that cannot answer cannot vouch for the key either.
+      () => decide(key, ticket, points),
+    );
+  const spendThenRelease = (key: string): Promise<void> => {
+    // Rejected (already over budget) or the store is away: nothing to add.
+    const done = (): void => release(key);
+    return consume(key).then(done, done);
+  };
   return {
     begin(key) {
       const ticket = (running.get(key) ?? 0) + 1;
       running.set(key, ticket);
       const used = consumed(key);
-      if (typeof used === 'number') return decide(key, ticket, used);
-      return used.then(
-        (n) => decide(key, ticket, n),
-        // A store that cannot answer cannot vouch for the key either.
-        () => decide(key, ticket, points),
-      );
+      return typeof used === 'number' ? decide(key, ticket, used) : decideLater(key, ticket, used);
     },
     end(key, failed) {
-      if (!failed) return release(key);
-      return consume(key).then(
-        () => release(key),
-        // Rejected (already over budget) or the store is away: nothing to add.
-        () => release(key),
-      );
+      return failed ? spendThenRelease(key) : release(key);
     },
     async spend(key) {
       try {
