@@ -9,7 +9,6 @@ import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { DEFAULTS, SETTINGS } from '../src/config/options.js';
 import { createRelayServer, type RelayServer } from '../src/index.js';
@@ -27,6 +26,7 @@ import {
   workdir,
   type Dockerfile,
 } from './helpers/dockerfile.js';
+import { cleanup, pair } from './helpers/relay.js';
 
 // Parsed manifests are untyped trees; the assertions below are their schema.
 type Tree = any;
@@ -448,23 +448,11 @@ function probePaths(): { liveness: Set<string>; readiness: Set<string> } {
 
 describe('the probed paths are served', () => {
   let relay: RelayServer | undefined;
-  const sockets: WebSocket[] = [];
   afterEach(async () => {
-    for (const ws of sockets.splice(0)) ws.terminate();
+    await cleanup();
     await relay?.stop();
     relay = undefined;
   });
-
-  function open(url: string): Promise<WebSocket> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
-      sockets.push(ws);
-      ws.once('open', () => resolve(ws));
-      ws.once('error', reject);
-    });
-  }
-  const next = (ws: WebSocket): Promise<Tree> =>
-    new Promise((resolve) => ws.once('message', (m) => resolve(JSON.parse(String(m)))));
 
   it('liveness 200 and readiness 200; while draining readiness 503 and liveness still 200', async () => {
     const { liveness, readiness } = probePaths();
@@ -480,14 +468,7 @@ describe('the probed paths are served', () => {
     }
 
     // A live pairing keeps the relay draining, as a rollout would find it.
-    const target = await open(url);
-    const controller = await open(url);
-    const ack = next(target);
-    target.send(JSON.stringify({ type: 'listen', otc: '482916' }));
-    expect(await ack).toEqual({ type: 'ack', message: 'session_open' });
-    const found = Promise.all([next(target), next(controller)]);
-    controller.send(JSON.stringify({ type: 'connect', otc: '482916' }));
-    await found;
+    const { target } = await pair(url, '482916');
 
     const drained = relay.drain();
     for (const path of readiness) {
@@ -495,7 +476,7 @@ describe('the probed paths are served', () => {
       expect([res.status, await res.json()]).toEqual([503, { status: 'draining' }]);
     }
     for (const path of liveness) expect((await http(path)).status, path).toBe(200);
-    target.send(JSON.stringify({ type: 'done' }));
+    target.send({ type: 'done' });
     await drained;
   });
 });

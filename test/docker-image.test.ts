@@ -24,7 +24,6 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import {
   all,
   execForm,
@@ -39,6 +38,7 @@ import {
   type Copy,
   type Stage,
 } from './helpers/dockerfile.js';
+import { cleanup, pair, upgradeStatus } from './helpers/relay.js';
 
 const run = promisify(execFile);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,9 +47,8 @@ const runtime = finalStage(docker);
 
 const dirs: string[] = [];
 let relay: ChildProcess | undefined;
-const sockets: WebSocket[] = [];
-afterAll(() => {
-  for (const ws of sockets) ws.terminate();
+afterAll(async () => {
+  await cleanup();
   if (relay !== undefined && relay.exitCode === null && relay.signalCode === null) {
     relay.kill('SIGKILL');
   }
@@ -90,38 +89,6 @@ function applyCopy(copy: Copy, into: string, built: Map<string, string>): void {
         : join(into, copy.dest);
     cpSync(from, target, { recursive: true, verbatimSymlinks: true });
   }
-}
-
-type Message = { type: string; [key: string]: unknown };
-
-function open(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    sockets.push(ws);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-function next(ws: WebSocket): Promise<Message> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no message within 5 s')), 5_000);
-    ws.once('message', (data) => {
-      clearTimeout(timer);
-      resolve(JSON.parse(String(data)) as Message);
-    });
-  });
-}
-
-/** Status of an upgrade the relay refuses (or 101 when it accepts). */
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    sockets.push(ws);
-    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    ws.once('open', () => resolve(101));
-    ws.once('error', reject);
-  });
 }
 
 /** The first stdout JSON line that says "listening" and carries the url. */
@@ -238,20 +205,11 @@ describe('the image, built and run without a container engine', () => {
     const http = (path: string): Promise<Response> => fetch(`http://127.0.0.1:${port}${path}`);
 
     // A whole pairing: listen, connect, peer_found to both, data both ways.
-    const target = await open(url.href);
-    const controller = await open(url.href);
-    const ack = next(target);
-    target.send(JSON.stringify({ type: 'listen', otc: '271828' }));
-    expect(await ack).toEqual({ type: 'ack', message: 'session_open' });
-    const found = Promise.all([next(target), next(controller)]);
-    controller.send(JSON.stringify({ type: 'connect', otc: '271828' }));
-    expect(await found).toEqual([{ type: 'peer_found' }, { type: 'peer_found' }]);
-    const toController = next(controller);
-    target.send(JSON.stringify({ type: 'data', payload: 'sealed-box-1' }));
-    expect(await toController).toEqual({ type: 'data', payload: 'sealed-box-1' });
-    const toTarget = next(target);
-    controller.send(JSON.stringify({ type: 'data', payload: 'sealed-box-2' }));
-    expect(await toTarget).toEqual({ type: 'data', payload: 'sealed-box-2' });
+    const { target, controller } = await pair(url.href, '271828');
+    target.send({ type: 'data', payload: 'sealed-box-1' });
+    expect(await controller.next()).toEqual({ type: 'data', payload: 'sealed-box-1' });
+    controller.send({ type: 'data', payload: 'sealed-box-2' });
+    expect(await target.next()).toEqual({ type: 'data', payload: 'sealed-box-2' });
 
     // The image's HEALTHCHECK: healthy against the relay, unhealthy with nothing there.
     expect(await runHealthcheck(port)).toBe(0);
@@ -264,9 +222,8 @@ describe('the image, built and run without a container engine', () => {
     await expect.poll(async () => (await http('/ready')).status).toBe(503);
     expect((await http('/health')).status).toBe(200);
     expect(await upgradeStatus(url.href)).toBe(503);
-    const done = next(controller);
-    target.send(JSON.stringify({ type: 'done' }));
-    expect(await done).toEqual({ type: 'done' });
+    target.send({ type: 'done' });
+    expect(await controller.next()).toEqual({ type: 'done' });
     const started = Date.now();
     expect(await exit, stderr).toEqual({ code: 0, signal: null });
     expect(Date.now() - started).toBeLessThan(5_000);

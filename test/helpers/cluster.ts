@@ -1,21 +1,16 @@
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { listenOn, wsConnect, type TestClient } from './relay.js';
+import { pair, type TestClient } from './relay.js';
 
 export const SECRET = 'test-secret-0123456789';
 
 /** Target on the first relay, controller on the second, both told peer_found. */
-export async function pairAcross(
+export function pairAcross(
   targetUrl: string,
   controllerUrl: string,
   code: string,
 ): Promise<{ target: TestClient; controller: TestClient }> {
-  const target = await listenOn(targetUrl, code);
-  const controller = await wsConnect(controllerUrl);
-  controller.send({ type: 'connect', otc: code });
-  expect(await controller.next()).toEqual({ type: 'peer_found' });
-  expect(await target.next()).toEqual({ type: 'peer_found' });
-  return { target, controller };
+  return pair(targetUrl, code, controllerUrl);
 }
 
 /** Data both ways across a pairing: the session is alive end to end. */

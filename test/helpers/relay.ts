@@ -110,21 +110,22 @@ export async function listenOn(
   return target;
 }
 
-/** Opens a target and a controller paired under `code`. */
+/**
+ * A target and a controller paired under `code`, both told peer_found; the
+ * controller on `controllerUrl` (another instance, for scale-out) if given.
+ */
 export async function pair(
   url: string,
   code = '123456',
+  controllerUrl = url,
 ): Promise<{ target: TestClient; controller: TestClient }> {
-  const target = await wsConnect(url);
-  target.send({ type: 'listen', otc: code });
-  const ack = await target.next();
-  if (ack['type'] !== 'ack') throw new Error(`listen failed: ${JSON.stringify(ack)}`);
-  const controller = await wsConnect(url);
+  const target = await listenOn(url, code);
+  const controller = await wsConnect(controllerUrl);
   controller.send({ type: 'connect', otc: code });
-  const [a, b] = await Promise.all([target.next(), controller.next()]);
-  if (a['type'] !== 'peer_found' || b['type'] !== 'peer_found') {
-    throw new Error(`connect failed: ${JSON.stringify([a, b])}`);
-  }
+  expect(await Promise.all([target.next(), controller.next()])).toEqual([
+    { type: 'peer_found' },
+    { type: 'peer_found' },
+  ]);
   return { target, controller };
 }
 
