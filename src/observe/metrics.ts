@@ -83,46 +83,38 @@ export function createMetrics(sources: MetricsSources, scaleOut: boolean): Metri
       },
     });
   }
-  const pairings = new client.Counter({
-    name: 'pairing_relay_pairings_total',
-    help: 'Sessions that found their controller.',
-    registers,
-  });
-  const ended = new client.Counter({
-    name: 'pairing_relay_sessions_ended_total',
-    help: 'Sessions ended, by outcome.',
-    labelNames: ['outcome'],
-    registers,
-  });
-  const rejections = new client.Counter({
-    name: 'pairing_relay_rejections_total',
-    help: 'Requests refused, by error code or upgrade refusal.',
-    labelNames: ['reason'],
-    registers,
-  });
-  const warnings = new client.Counter({
-    name: 'pairing_relay_warnings_total',
-    help: 'Misconfiguration warnings logged, by cause (each is logged once, then at most hourly).',
-    labelNames: ['cause'],
-    registers,
-  });
-  const forwarded = new client.Counter({
-    name: 'pairing_relay_forwarded_bytes_total',
-    help: 'Bytes of data frames relayed, counted when each session ends.',
-    registers,
-  });
-  const timeToPair = new client.Histogram({
-    name: 'pairing_relay_time_to_pair_seconds',
-    help: 'From listen to peer_found.',
-    buckets: [0.1, 0.5, 1, 2, 5, 10, 20, 30, 60],
-    registers,
-  });
-  const duration = new client.Histogram({
-    name: 'pairing_relay_session_duration_seconds',
-    help: 'From listen to the end of the session.',
-    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 120],
-    registers,
-  });
+  const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
+    new client.Counter<L>({ name, help, labelNames, registers });
+  const histogram = (name: string, help: string, buckets: number[]): client.Histogram =>
+    new client.Histogram({ name, help, buckets, registers });
+  const pairings = counter('pairing_relay_pairings_total', 'Sessions that found their controller.');
+  const ended = counter('pairing_relay_sessions_ended_total', 'Sessions ended, by outcome.', [
+    'outcome',
+  ]);
+  const rejections = counter(
+    'pairing_relay_rejections_total',
+    'Requests refused, by error code or upgrade refusal.',
+    ['reason'],
+  );
+  const warnings = counter(
+    'pairing_relay_warnings_total',
+    'Misconfiguration warnings logged, by cause (each is logged once, then at most hourly).',
+    ['cause'],
+  );
+  const forwarded = counter(
+    'pairing_relay_forwarded_bytes_total',
+    'Bytes of data frames relayed, counted when each session ends.',
+  );
+  const timeToPair = histogram(
+    'pairing_relay_time_to_pair_seconds',
+    'From listen to peer_found.',
+    [0.1, 0.5, 1, 2, 5, 10, 20, 30, 60],
+  );
+  const duration = histogram(
+    'pairing_relay_session_duration_seconds',
+    'From listen to the end of the session.',
+    [0.1, 0.5, 1, 5, 10, 30, 60, 120],
+  );
 
   return {
     events: {
