@@ -43,6 +43,19 @@ describe('the in-memory attempt budget', () => {
     budget.close();
   });
 
+  it('a failure the store is still counting is not counted twice', async () => {
+    const budget = memoryBudget(5, WINDOW_MS);
+    // Four failures sent, none answered yet (the store is not even loaded):
+    // a fifth attempt must still be let in, and only then is the budget gone.
+    for (let i = 0; i < 4; i++) {
+      expect(await budget.begin('a')).toBe(true);
+      void budget.end('a', true);
+    }
+    expect(await budget.begin('a')).toBe(true);
+    expect(await budget.begin('a')).toBe(false);
+    budget.close();
+  });
+
   it('a spend counts at once, before the store has answered', async () => {
     const budget = memoryBudget(1, WINDOW_MS);
     const spending = budget.spend('a');

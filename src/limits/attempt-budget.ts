@@ -74,6 +74,8 @@ class RecentSpenders {
   }
 }
 
+const nothing = (): void => undefined;
+
 /** What a budget asks of its rate-limiter-flexible store. */
 export type Limiter = Pick<RateLimiterAbstract, 'get' | 'consume'>;
 
@@ -142,9 +144,14 @@ export function limiterBudget(
       () => decide(key, ticket, points),
     );
   const spendThenRelease = (key: string): Promise<void> => {
+    const sent = consume(key);
+    // Released as the spend is sent, not when it is answered: the store
+    // answers a later get() after it (memory: one queue; Redis: one
+    // connection per key), so from now on its count holds this attempt, and
+    // `running` must not count it too, or a burst is refused under its budget.
+    release(key);
     // Rejected (already over budget) or the store is away: nothing to add.
-    const done = (): void => release(key);
-    return consume(key).then(done, done);
+    return sent.then(nothing, nothing);
   };
   return {
     begin(key) {
