@@ -88,11 +88,16 @@ class BunUpgrade implements UpgradeRequest {
   readonly clientKey: string;
 
   constructor(
-    readonly req: Request,
-    readonly server: BunServer,
+    private readonly req: Request,
+    private readonly server: BunServer,
     trust: TrustFn,
   ) {
-    this.clientKey = clientKeyOf(this, peerOf, req.headers.get('x-forwarded-for'), trust);
+    this.clientKey = clientKeyOf(this, BunUpgrade.peer, req.headers.get('x-forwarded-for'), trust);
+  }
+
+  /** The socket peer: a system call under Bun, so clientKeyOf asks only when it needs it. */
+  private static peer(upgrade: BunUpgrade): string | undefined {
+    return upgrade.server.requestIP(upgrade.req)?.address;
   }
 
   /** Only a token gate reads it, and Bun builds the string on demand. */
@@ -103,11 +108,15 @@ class BunUpgrade implements UpgradeRequest {
   header(name: string): string | undefined {
     return this.req.headers.get(name) ?? undefined;
   }
-}
 
-/** The socket peer: a system call under Bun, so clientKeyOf asks only when it needs it. */
-const peerOf = (upgrade: BunUpgrade): string | undefined =>
-  upgrade.server.requestIP(upgrade.req)?.address;
+  /** The gate's verdict: the refusal, or the socket. */
+  answer(refusal: Refusal | undefined): Response | undefined {
+    const { req } = this;
+    if (refusal !== undefined) return respond(refusalReply(refusal), req.method);
+    if (this.server.upgrade<Data>(req, { data: this.clientKey })) return undefined;
+    return respond(reply(400, { error: 'bad_upgrade' }), req.method);
+  }
+}
 
 /**
  * Bun.serve with its native WebSockets: no ws and no node:http on this path.
@@ -181,15 +190,8 @@ function bunTransport(ctx: TransportContext): Transport {
     const upgrade = new BunUpgrade(req, server, trust);
     const decided = admitUpgrade(ctx.routes, upgrade, log);
     return decided instanceof Promise
-      ? decided.then(accept.bind(null, upgrade))
-      : accept(upgrade, decided);
-  };
-
-  const accept = (upgrade: BunUpgrade, refusal: Refusal | undefined): Response | undefined => {
-    const { req, server } = upgrade;
-    if (refusal !== undefined) return respond(refusalReply(refusal), req.method);
-    if (server.upgrade<Data>(req, { data: upgrade.clientKey })) return undefined;
-    return respond(reply(400, { error: 'bad_upgrade' }), req.method);
+      ? decided.then(upgrade.answer.bind(upgrade))
+      : upgrade.answer(decided);
   };
 
   const asksUpgrade = (req: Request): boolean =>
