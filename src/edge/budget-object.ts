@@ -65,27 +65,26 @@ export class BudgetObject {
   }
 }
 
-/** An AttemptBudget whose every answer comes over the network, so may fail. */
-export interface RemoteBudget extends AttemptBudget {
-  begin(key: string): Promise<boolean>;
-  end(key: string, failed: boolean): Promise<void>;
-  spent(key: string): Promise<boolean>;
-}
-
-/** An AttemptBudget (limits/attempt-budget.ts) whose store is the key's BudgetObject. */
-export function remoteBudget(namespace: DurableObjectNamespace, kind: BudgetKind): RemoteBudget {
+/**
+ * An AttemptBudget (limits/attempt-budget.ts) whose store is the key's
+ * BudgetObject. Its rules for a store that cannot answer hold here too, so
+ * callers need no catch of their own: begin() refuses, spent() says no,
+ * end() adds nothing; spend() rejects, as the interface allows.
+ */
+export function remoteBudget(namespace: DurableObjectNamespace, kind: BudgetKind): AttemptBudget {
   const call = async (key: string, op: Op): Promise<boolean> => {
     const stub = namespace.get(namespace.idFromName(key));
     const response = await stub.fetch(`https://budget/${op}?kind=${kind}`, { method: 'POST' });
     return (await response.text()) === '1';
   };
+  const refused = (): boolean => false;
   return {
-    begin: (key) => call(key, 'begin'),
+    begin: (key) => call(key, 'begin').catch(refused),
     end: async (key, failed) => {
-      await call(key, failed ? 'fail' : 'end');
+      await call(key, failed ? 'fail' : 'end').catch(refused);
     },
     spend: (key) => call(key, 'spend'),
-    spent: (key) => call(key, 'spent'),
+    spent: (key) => call(key, 'spent').catch(refused),
     close() {
       // Nothing held here: the counts live in the objects.
     },

@@ -19,7 +19,8 @@ import {
 import { parseFrame } from '../protocol/parse.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { AlarmClock } from './alarm-clock.js';
-import { remoteBudget, type RemoteBudget } from './budget-object.js';
+import { remoteBudget } from './budget-object.js';
+import type { AttemptBudget } from '../limits/attempt-budget.js';
 import { edgeOptions, type EdgeEnv } from './env.js';
 import {
   BOUNCE_PREFIX,
@@ -74,8 +75,8 @@ const decoder = new TextDecoder();
 export class RelayObject {
   private readonly opts: ResolvedOptions;
   private readonly clock: AlarmClock;
-  private readonly addressBudget: RemoteBudget;
-  private readonly watchBudget: RemoteBudget;
+  private readonly addressBudget: AttemptBudget;
+  private readonly watchBudget: AttemptBudget;
   private ttl: Timer | null = null;
   /** Frames are handled one at a time, in order, as core/client.ts's backlog does. */
   private chain: Promise<void> = Promise.resolve();
@@ -278,7 +279,7 @@ export class RelayObject {
   }
 
   private async reserve(socket: EdgeSocket, me: Role): Promise<boolean> {
-    if (await this.addressBudget.begin(me.key).catch(() => false)) return true;
+    if (await this.addressBudget.begin(me.key)) return true;
     send(socket, errorFrame('rate_limited'));
     release(socket);
     return false;
@@ -290,7 +291,7 @@ export class RelayObject {
    * session on it ends. The socket is let go, to be routed again.
    */
   private async fail(socket: EdgeSocket, me: Role, error: ErrorCode): Promise<void> {
-    await this.addressBudget.end(me.key, true).catch(() => undefined);
+    await this.addressBudget.end(me.key, true);
     const failures = await this.codeFailures().spend(this.clock.now());
     if (failures >= this.opts.codeFailureLimit && this.find('controller') === undefined) {
       this.end('burned');

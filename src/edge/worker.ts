@@ -92,13 +92,12 @@ async function checkToken(
     header: (name) => request.headers.get(name) ?? undefined,
   });
   if (allowed) {
-    if (await budget.spent(key).catch(() => false)) return { status: 429, error: 'rate_limited' };
+    if (await budget.spent(key)) return { status: 429, error: 'rate_limited' };
     return undefined;
   }
   if (token !== undefined) {
-    if (!(await budget.begin(key).catch(() => false)))
-      return { status: 429, error: 'rate_limited' };
-    await budget.end(key, true).catch(() => undefined);
+    if (!(await budget.begin(key))) return { status: 429, error: 'rate_limited' };
+    await budget.end(key, true);
   }
   return { status: 401, error: 'unauthorized', headers: { 'www-authenticate': 'Bearer' } };
 }
