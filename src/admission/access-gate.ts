@@ -8,12 +8,45 @@ import {
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../observe/logger.js';
+import type { AttemptBudget } from '../limits/attempt-budget.js';
 
 /** Decides whether an upgrade may become a WebSocket. */
 export interface AccessGate {
   allows(token: string | undefined, request: AccessRequest): Promise<boolean>;
   /** Re-reads the tokens file (SIGHUP in the CLI); keeps the old tokens if it cannot. */
   reload(): Promise<{ tokens: number } | undefined>;
+}
+
+/** What an upgrade's access token comes to, the address's failure budget applied. */
+export type TokenVerdict = 'admitted' | 'rate_limited' | 'unauthorized';
+
+/**
+ * The token rules every relay keeps (the server's upgrade gate, the
+ * Worker): a wrong token is a guess and spends the address's failure
+ * budget, the one code guesses spend, so the gate cannot be brute-forced
+ * either; an address over budget gets rate_limited even with a right token
+ * (no more guesses, right or wrong, this window); a missing token is not a
+ * guess and spends nothing.
+ */
+export async function judgeToken(
+  gate: AccessGate,
+  budget: AttemptBudget,
+  token: string | undefined,
+  request: AccessRequest,
+): Promise<TokenVerdict> {
+  const key = request.clientKey;
+  if (await gate.allows(token, request)) {
+    // Not begin(): attempts in flight count there, and behind Redis a burst
+    // of right tokens from one NAT would refuse itself.
+    return (await budget.spent(key)) ? 'rate_limited' : 'admitted';
+  }
+  if (token !== undefined) {
+    // begin() counts guesses still running, as for codes, so 64 sent at the
+    // same instant from one address still get only the budget; then it is spent.
+    if (!(await budget.begin(key))) return 'rate_limited';
+    await budget.end(key, true);
+  }
+  return 'unauthorized';
 }
 
 /** SHA-256 of a token: equal-length digests make timingSafeEqual possible for any token. */

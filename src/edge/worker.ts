@@ -1,5 +1,6 @@
 import {
   createAccessGate,
+  judgeToken,
   loadAccessTokens,
   tokenOf,
   type AccessGate,
@@ -74,31 +75,20 @@ function clientKeyOf(request: Request): string {
   return addressKey(request.headers.get('cf-connecting-ip') ?? undefined) ?? 'unknown';
 }
 
-/**
- * The access token, with the server's rules (http/upgrade-gate.ts): a wrong
- * one spends the address's failure budget, an address over budget gets 429
- * even with a right one, a missing one spends nothing.
- */
+/** The access token, with the server's rules (admission/access-gate.ts, judgeToken). */
 async function checkToken(
   gate: AccessGate,
   env: EdgeEnv,
   request: Request,
   key: string,
 ): Promise<Refusal | undefined> {
-  const budget = remoteBudget(env.BUDGETS, 'failures');
   const token = tokenOf(request.headers.get('authorization') ?? undefined, request.url);
-  const allowed = await gate.allows(token, {
+  const verdict = await judgeToken(gate, remoteBudget(env.BUDGETS, 'failures'), token, {
     clientKey: key,
     header: (name) => request.headers.get(name) ?? undefined,
   });
-  if (allowed) {
-    if (await budget.spent(key)) return { status: 429, error: 'rate_limited' };
-    return undefined;
-  }
-  if (token !== undefined) {
-    if (!(await budget.begin(key))) return { status: 429, error: 'rate_limited' };
-    await budget.end(key, true);
-  }
+  if (verdict === 'admitted') return undefined;
+  if (verdict === 'rate_limited') return { status: 429, error: 'rate_limited' };
   return { status: 401, error: 'unauthorized', headers: { 'www-authenticate': 'Bearer' } };
 }
 

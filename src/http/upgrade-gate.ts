@@ -1,4 +1,4 @@
-import { tokenOf, type AccessGate } from '../admission/access-gate.js';
+import { judgeToken, tokenOf, type AccessGate } from '../admission/access-gate.js';
 import type { AccessRequest } from '../config/options.js';
 import type { Relay } from '../core/relay.js';
 import type { Logger } from '../observe/logger.js';
@@ -71,11 +71,9 @@ const UNAUTHORIZED: Refusal = {
 };
 
 /**
- * A wrong token spends the address's failure budget, the one code guesses
- * spend, so the gate cannot be brute-forced either; an address over budget
- * is refused (429) before its token is even looked at. A missing token is
- * not a guess and spends nothing. Neither the token nor the URL (its query
- * may hold the token) is ever logged.
+ * The token rules (admission/access-gate.ts, judgeToken) as this server
+ * answers them. Neither the token nor the URL (its query may hold the
+ * token) is ever logged.
  */
 async function checkToken(
   gate: AccessGate,
@@ -84,24 +82,11 @@ async function checkToken(
   log: Logger,
 ): Promise<Refusal | undefined> {
   const key = request.clientKey;
-  const budget = relay.addressBudget;
   const token = tokenOf(request.header('authorization'), request.url);
-  const allowed = await gate.allows(token, request);
-  if (allowed) {
-    // A right token costs nothing, but an address whose failures are spent
-    // gets no answer but 429: no more guesses, right or wrong, this window.
-    // Not begin(): attempts in flight count there, and behind Redis a burst
-    // of right tokens from one NAT would refuse itself.
-    if (await budget.spent(key)) return rateLimited(relay, key, log);
-  } else if (token !== undefined) {
-    // A wrong token is a guess: begin() counts guesses still running, as for
-    // codes, so 64 sent at the same instant from one address still get only
-    // the budget; then it is spent.
-    if (!(await budget.begin(key))) return rateLimited(relay, key, log);
-    await budget.end(key, true);
-  }
+  const verdict = await judgeToken(gate, relay.addressBudget, token, request);
+  if (verdict === 'rate_limited') return rateLimited(relay, key, log);
   // Time passed: the relay may have begun to drain meanwhile.
-  if (allowed) return draining(relay) ?? admitSocket(relay, key, log);
+  if (verdict === 'admitted') return draining(relay) ?? admitSocket(relay, key, log);
   relay.events.rejected('upgrade_unauthorized');
   log.debug({ carried: token !== undefined }, 'upgrade refused: no valid access token');
   return UNAUTHORIZED;
