@@ -89,18 +89,15 @@ export type Limiter = Pick<RateLimiterAbstract, 'get' | 'consume'>;
  */
 function memoryLimiter(points: number, windowMs: number): Limiter & { clear(): void } {
   let made: Promise<RateLimiterMemory> | undefined;
-  let limiter: RateLimiterMemory | undefined;
   const load = (): Promise<RateLimiterMemory> =>
     (made ??= import('rate-limiter-flexible').then(
-      ({ RateLimiterMemory }) =>
-        (limiter = new RateLimiterMemory({ points, duration: windowMs / 1000 })),
+      ({ RateLimiterMemory }) => new RateLimiterMemory({ points, duration: windowMs / 1000 }),
     ));
   return {
     get: (key) => load().then((store) => store.get(key)),
     consume: (key) => load().then((store) => store.consume(key)),
-    clear: () => {
-      if (limiter !== undefined) clearMemoryLimiter(limiter);
-    },
+    // After any call already waiting on the load: nothing is left behind it.
+    clear: () => void made?.then(clearMemoryLimiter),
   };
 }
 
