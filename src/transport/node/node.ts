@@ -18,7 +18,7 @@ import {
 } from './node-http.js';
 import type { Bound, Transport, TransportContext, TransportFactory } from '../transport.js';
 import type { SocketKind } from '../../core/socket.js';
-import { bindWs, WS_KIND } from './ws-socket.js';
+import { bindWs, relayWebSocketClass, WS_KIND, type RelayWebSocket } from './ws-socket.js';
 
 // A relay's HTTP traffic is tiny: probes and upgrade requests. Cut slow
 // (slowloris) clients off early, checking every second rather than Node's
@@ -42,7 +42,7 @@ export const NODE_TRANSPORT: TransportFactory = {
 async function nodeTransport(ctx: TransportContext): Promise<Transport> {
   const { relay, opts, trust, log } = ctx;
   // Loaded here, not at the top: a relay on Bun.serve never reads ws or node:http.
-  const [{ WebSocketServer }, { createServer }] = await Promise.all([
+  const [{ WebSocket, WebSocketServer }, { createServer }] = await Promise.all([
     import('ws'),
     import('node:http'),
   ]);
@@ -51,6 +51,7 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
     clientTracking: false,
     perMessageDeflate: false,
     maxPayload: opts.maxFrameBytes,
+    WebSocket: relayWebSocketClass(WebSocket),
   });
   const { metrics } = ctx;
   const handleRequest = createRequestHandler(ctx.routes, metrics);
@@ -88,7 +89,9 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
       if (refusal !== undefined) return refuseUpgrade(socket, refusal);
       // A token check is asynchronous: the client may have gone meanwhile.
       if (socket.destroyed) return;
-      wss.handleUpgrade(req, socket, head, (ws) => bindWs(ws, relay.attach(ws, key), onError));
+      wss.handleUpgrade(req, socket, head, (ws) =>
+        bindWs(ws as RelayWebSocket, relay.attach(ws, key), onError),
+      );
     };
     const decided = admitUpgrade(ctx.routes, request, log);
     if (decided instanceof Promise) void decided.then(accept);
