@@ -12,8 +12,8 @@ import { build } from 'esbuild';
 // own ipaddr.js 1 and forwarded). When an ES module imports a CommonJS one,
 // Node 20 first scans its source for export names (cjs-module-lexer);
 // bundled, they are plain code in the CLI and nothing is scanned. Measured:
-// spawn to first /health 200 on Node, 40 interleaved starts, 1.19x of the
-// library-loading baseline before, 0.99x after; on Bun no change
+// spawn to first /health 200 on Node, 40 interleaved starts, 1.15x of the
+// library-loading baseline before, 0.94x after; on Bun within noise
 // (docs/benchmarks.md).
 const BUNDLED = new Set(['ipaddr.js', 'proxy-addr']);
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
