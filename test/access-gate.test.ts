@@ -9,6 +9,7 @@ import { transport } from './helpers/transports.js';
 import {
   asClient,
   cleanup,
+  delay,
   eventually,
   pair,
   startRelay,
@@ -211,6 +212,40 @@ describe('access-token gate', () => {
       expect(await upgradeStatus(`${url}?token=throw-throw-throw-throw`, ip)).toBe(401);
       expect(seen[0]).toEqual(['let-me-in-please-1234', '198.51.100.4']);
       expect(seen[1]).toEqual([undefined, '198.51.100.4']);
+    },
+  );
+
+  it.skipIf(!transport.has('inProcess'))(
+    'a client that resets while its token is checked costs nothing: no crash, no socket kept, admitted or refused (needs the check to be a function of the test)',
+    async () => {
+      const pending: Array<(ok: boolean) => void> = [];
+      const { relay, url, port } = await startRelay({
+        accessTokens: (token) =>
+          token === undefined ? false : new Promise<boolean>((resolve) => pending.push(resolve)),
+      });
+      for (const verdict of [true, false]) {
+        const raw = connect(port, '127.0.0.1');
+        raw.on('error', () => undefined);
+        await new Promise((resolve) => raw.once('connect', resolve));
+        raw.write(
+          'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+            `Authorization: Bearer ${TOKEN}\r\n\r\n`,
+        );
+        await eventually(() => pending.length === 1);
+        raw.resetAndDestroy();
+        await new Promise((resolve) => raw.once('close', resolve));
+        // The relay answers into a connection that is gone: its write fails.
+        pending.shift()?.(verdict);
+        await delay(50);
+        expect(relay.connections).toBe(0);
+      }
+      // The relay still serves: a checked client is admitted and pairs.
+      const target = wsConnect(`${url}?token=${TOKEN}`);
+      await eventually(() => pending.length === 1);
+      pending.shift()?.(true);
+      (await target).send({ type: 'listen', otc: '135790' });
+      expect(await (await target).next()).toEqual({ type: 'ack', message: 'session_open' });
     },
   );
 });
