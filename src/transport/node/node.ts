@@ -84,7 +84,9 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
     }
     const upgrade = new NodeUpgrade(clientKey(req, trust), req, socket, head, opened);
     const decided = admitUpgrade(ctx.routes, upgrade, log);
-    if (!(decided instanceof Promise)) return upgrade.answer(decided);
+    if (!(decided instanceof Promise)) {
+      return decided === undefined ? upgrade.answer(undefined) : refuse(socket, decided);
+    }
     // Until ws takes the socket over, an error on it is ours to handle.
     socket.on('error', destroySelf);
     void decided.then(upgrade.answer.bind(upgrade));
@@ -145,10 +147,14 @@ class NodeUpgrade implements UpgradeRequest {
     return headerOf(this.req, name);
   }
 
-  /** The gate's verdict: the refusal written, or the socket handed to ws. */
+  /**
+   * The gate's verdict: the refusal written, or the socket handed to ws. A
+   * synchronous refusal goes through refuse() instead; here the socket
+   * already has its error listener, or is about to be ws's.
+   */
   answer(refusal: Refusal | undefined): void {
     const { socket } = this;
-    if (refusal !== undefined) return refuse(socket, refusal);
+    if (refusal !== undefined) return refuseUpgrade(socket, refusal);
     // A token check is asynchronous: the client may have gone meanwhile.
     if (socket.destroyed) return;
     // ws handles the socket's errors from here (its handleUpgrade listens at once).
