@@ -3,6 +3,7 @@ import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { trustsNoProxy } from '../config/trust-proxy.js';
 import { Client, closeIdle, type ClientHost, type Frame, type IdleMark } from './client.js';
+import { ClientRegistry } from './client-registry.js';
 import { ExpiryQueue } from './expiry.js';
 import { SYSTEM_CLOCK, type Clock, type Timer } from './clock.js';
 import type { Backends } from './backends.js';
@@ -40,12 +41,11 @@ export interface RelayParts {
  * Knows nothing about HTTP; http.ts admits sockets, server.ts wires it all.
  */
 export class Relay implements ClientHost {
-  readonly clients = new Set<Client>();
+  readonly clients = new ClientRegistry<Client>();
   readonly registry: SessionStore;
   readonly warnings: MisconfigWarnings;
   private isDraining = false;
 
-  private readonly socketsPerKey = new Map<string, number>();
   private readonly pairing: Pairing;
   private readonly bootstrap: BootstrapBroker;
   private readonly limits: ParseLimits;
@@ -170,7 +170,7 @@ export class Relay implements ClientHost {
     const admission =
       this.clients.size >= this.opts.maxSockets
         ? 'sockets_full'
-        : (this.socketsPerKey.get(key) ?? 0) >= this.opts.maxSocketsPerIp
+        : this.clients.countOf(key) >= this.opts.maxSocketsPerIp
           ? 'address_full'
           : 'ok';
     if (admission !== 'ok') this.events.rejected(`upgrade_${admission}`);
@@ -184,8 +184,7 @@ export class Relay implements ClientHost {
   /** A socket the transport accepted; its events go to the returned client. */
   attach(socket: unknown, key: string): Client {
     const client = new Client(socket, key, this);
-    this.clients.add(client);
-    this.socketsPerKey.set(key, (this.socketsPerKey.get(key) ?? 0) + 1);
+    this.clients.add(key, client);
     if (this.heartbeat === null && this.opts.heartbeatMs > 0) this.startHeartbeat();
     return client;
   }
@@ -193,10 +192,10 @@ export class Relay implements ClientHost {
   /** Every live socket gets `going_away` and close 1001; sessions are dropped. */
   goAway(): void {
     this.pairing.endAll();
-    for (const client of this.clients) {
+    this.clients.every((client) => {
       client.send(errorFrame('going_away'));
       client.close(1001, 'going away');
-    }
+    });
   }
 
   /** Clears every timer and store; the relay holds nothing afterwards. */
@@ -204,7 +203,7 @@ export class Relay implements ClientHost {
     this.stopHeartbeat();
     this.pairing.endAll();
     this.bootstrap.close();
-    for (const client of this.clients) client.dispose();
+    this.clients.every((client) => client.dispose());
     const { addressBudget, codeBudget, watchBudget } = this.backends;
     for (const budget of [addressBudget, codeBudget, watchBudget]) budget.close();
     await this.cluster?.close();
@@ -255,10 +254,7 @@ export class Relay implements ClientHost {
   }
 
   onClose(client: Client): void {
-    this.clients.delete(client);
-    const left = (this.socketsPerKey.get(client.key) ?? 1) - 1;
-    if (left === 0) this.socketsPerKey.delete(client.key);
-    else this.socketsPerKey.set(client.key, left);
+    this.clients.remove(client.key, client);
     if (client.session !== null) this.pairing.end(client.session, 'peer_disconnected', client);
     this.bootstrap.drop(client);
     if (this.clients.size === 0) this.stopHeartbeat();
@@ -278,8 +274,12 @@ export class Relay implements ClientHost {
 
   private readonly beat = (): void => {
     this.heartbeat = null;
-    for (const client of this.clients) if (!client.beat()) this.log.debug('dead peer terminated');
+    this.clients.every(this.beatOne);
     if (this.clients.size > 0) this.startHeartbeat();
+  };
+
+  private readonly beatOne = (client: Client): void => {
+    if (!client.beat()) this.log.debug('dead peer terminated');
   };
 
   private stopHeartbeat(): void {
