@@ -18,7 +18,8 @@ try {
   const tarball = join(dir, info.filename);
   run('npx', ['--no-install', 'publint', 'run', tarball, '--strict', '--level', 'suggestion']);
   // ESM only, by design: CommonJS callers load it with import(), or with require() on
-  // Node 20.19+ (require(esm)), which attw's node16-from-CJS check predates. The node16
+  // Node 20.19+ (require(esm): the exports' `default` condition is what require() finds;
+  // test/package.test.ts runs it), which attw's node16-from-CJS check predates. The node16
   // profile: engines is node >= 20, and node10 resolution cannot see the subpath
   // export pairing-relay/cloudflare (nothing that old can import this package).
   run('npx', [

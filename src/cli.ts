@@ -13,6 +13,10 @@ import { RUNTIME, VERSION } from './version.js';
 // The only module that reads argv and the environment, handles signals and sets exit codes.
 const EXIT_USAGE = 2;
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+// A second signal at least this long after the first exits at once; one
+// sooner is the first one delivered twice (npm and bunx forward Ctrl-C within
+// milliseconds of the terminal).
+const REPEAT_SIGNAL_MS = 1_000;
 
 /**
  * Resolves once the text is handed to the OS. process.stdout and stderr are
@@ -73,10 +77,15 @@ async function main(): Promise<void> {
     process.exit(EXIT_USAGE);
   }
 
-  let signalled = false;
+  let signalledAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 0));
-    signalled = true;
+    if (signalledAt !== undefined) {
+      // npm start and bunx pass the terminal's Ctrl-C on to the relay, which
+      // the terminal has already sent it: a repeat this soon is that one press.
+      if (performance.now() - signalledAt < REPEAT_SIGNAL_MS) return;
+      process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 0));
+    }
+    signalledAt = performance.now();
     relay.drain().then(
       () => process.exit(0),
       () => process.exit(1),

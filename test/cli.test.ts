@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config/options.js';
-import { cleanup, eventually, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
+import { cleanup, delay, eventually, pair, upgradeStatus, wsConnect } from './helpers/relay.js';
 import { killChildren, relayChildEnv, track, type Exit } from './helpers/process.js';
 import { transport } from './helpers/transports.js';
 
@@ -343,10 +343,29 @@ describe.skipIf(!transport.has('signals'))('CLI: signals (needs a CLI that drain
 
     cli.child.kill('SIGTERM');
     await cli.logLine('draining');
+    // Past the window in which a repeat counts as the same signal (src/cli.ts).
+    await delay(1_100);
     const secondAt = Date.now();
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toEqual({ code: 143, signal: null });
     expect(Date.now() - secondAt).toBeLessThan(10_000);
+  });
+
+  it('Ctrl-C delivered twice at once (the terminal, then npm or bunx forwarding it) still drains', async () => {
+    const cli = startCli(['--port', '0', '--host', '127.0.0.1'], { RELAY_DRAIN_MS: '300' });
+    const { url } = await cli.listening();
+    const { target, controller } = await pair(url);
+
+    cli.child.kill('SIGINT');
+    // The second comes once the first is being handled, as npm's does.
+    await cli.logLine('draining');
+    cli.child.kill('SIGINT');
+    for (const peer of [target, controller]) {
+      expect(await peer.next(15_000)).toEqual({ type: 'error', code: 'going_away' });
+      expect((await peer.closed).code).toBe(1001);
+    }
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(await cli.logLine('drain window over')).toMatchObject({ sessionsLeft: 1 });
   });
 
   it('SIGINT drains the same way: idle relay exits 0', async () => {

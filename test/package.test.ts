@@ -182,6 +182,24 @@ describe('npm package', { timeout: SLOW }, () => {
       join(project, 'node_modules', 'pairing-relay', 'dist', 'index.js'),
     );
   });
+
+  it("require('pairing-relay') from CommonJS loads both entries (Node 20.19+'s require of ESM)", async () => {
+    const script = join(project, 'check.cjs');
+    await writeFile(
+      script,
+      [
+        "const { createRelayServer, VERSION } = require('pairing-relay');",
+        "const worker = require('pairing-relay/cloudflare');",
+        'console.log(JSON.stringify({ kind: typeof createRelayServer, version: VERSION, worker: Object.keys(worker).sort() }));',
+      ].join('\n'),
+    );
+    const { stdout } = await run(process.execPath, [script], { cwd: project, env: childEnv() });
+    expect(JSON.parse(stdout)).toMatchObject({
+      kind: 'function',
+      // require(esm) may add __esModule beside the module's own exports.
+      worker: expect.arrayContaining(['BudgetObject', 'RelayObject', 'default']),
+    });
+  });
 });
 
 describe('npm pack from a fresh clone', { timeout: SLOW }, () => {

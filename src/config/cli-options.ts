@@ -186,15 +186,19 @@ export function describeOptionError(err: OptionError, sources: OptionSources = {
 }
 
 export function helpText(version: string): string {
-  const rows = SETTINGS.map((s) => {
-    const flag = s.secret
+  const flags = SETTINGS.map((s) =>
+    s.secret
       ? `(no flag: ${s.fileEnv} for a file)`
       : s.kind === 'bool'
         ? `${s.flag}, --no-${s.flag.slice(2)}`
-        : `${s.flag} <value>`;
-    const def = defaultText(s);
-    return `  ${flag.padEnd(36)} ${s.env}\n      ${s.description} (default: ${def})`;
-  });
+        : `${s.flag} <value>`,
+  );
+  // The variables in one column, however long the longest flag.
+  const width = Math.max(...flags.map((f) => f.length));
+  const rows = SETTINGS.map(
+    (s, i) =>
+      `  ${(flags[i] as string).padEnd(width)} ${s.env}\n      ${s.description} (default: ${defaultText(s)})`,
+  );
   return [
     `pairing-relay ${version}: short-lived WebSocket pairing relay (amesh-compatible)`,
     '',
@@ -207,8 +211,8 @@ export function helpText(version: string): string {
     'Secrets have no flag (argv shows in ps): set the variable, or <VARIABLE>_FILE to a file.',
     '',
     ...rows,
-    '  -h, --help                           show this help',
-    '  -v, --version                        print the version',
+    `  ${'-h, --help'.padEnd(width)} show this help`,
+    `  ${'-v, --version'.padEnd(width)} print the version`,
     '',
     'Endpoints: GET /health, GET /ready, WebSocket /ws',
   ].join('\n');
