@@ -65,6 +65,10 @@ if (before !== undefined) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Each round starts one target later: a target's place in the round moved
+// its CPU per pairing by up to 10% (the load generator's state after the
+// previous target), so no target keeps the same place.
+const turns = (n, round) => Array.from({ length: n }, (_, k) => (k + round) % n);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
@@ -106,7 +110,7 @@ async function memoryOnce(t) {
 async function measureMemory(list) {
   const runs = list.map(() => []);
   for (let round = 0; round < ROUNDS; round++)
-    for (const [i, t] of list.entries()) runs[i].push(await memoryOnce(t));
+    for (const i of turns(list.length, round)) runs[i].push(await memoryOnce(list[i]));
   return runs.map((r) => ({
     firstHeld: FIRST_HELD,
     moreHeld: MORE_HELD,
@@ -119,7 +123,7 @@ async function measureMemory(list) {
 /**
  * Every target's server runs at once (an idle one costs nothing) and each
  * scenario takes turns: relay, baseline, relay under Bun, again, ROUNDS
- * times; the median round counts. Noise on a shared machine then hits every
+ * times, each round starting one target later; the median round counts. Noise on a shared machine then hits every
  * target alike instead of whichever happened to run during it.
  */
 async function measureLoad(list) {
@@ -135,7 +139,8 @@ async function measureLoad(list) {
   }));
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [i, server] of servers.entries()) {
+      for (const i of turns(servers.length, round)) {
+        const server = servers[i];
         const r = rounds[i];
         const cpu0 = cpuSeconds(server.pid);
         const c50 = await pairings(server.url, { concurrency: 50, durationMs: 2000 * S });
