@@ -152,26 +152,23 @@ describe('npm package', { timeout: SLOW }, () => {
     expect(await relay.exited).toEqual({ code: 0, signal: null });
   });
 
-  it("import('pairing-relay') from the project resolves to the installed copy and starts", async () => {
-    const script = join(project, 'check.mjs');
-    await writeFile(
-      script,
-      [
-        "import { createRelayServer, VERSION } from 'pairing-relay';",
-        "const resolved = import.meta.resolve('pairing-relay');",
-        "const relay = await createRelayServer({ port: 0, host: '127.0.0.1', logLevel: 'silent' });",
-        'const address = await relay.start();',
-        'await relay.stop();',
-        'console.log(JSON.stringify({ kind: typeof createRelayServer, port: address.port, version: VERSION, resolved }));',
-      ].join('\n'),
-    );
+  /** Writes `lines` as a script in the consumer project, runs it with node, parses what it prints. */
+  async function runInProject(name: string, lines: string[]): Promise<unknown> {
+    const script = join(project, name);
+    await writeFile(script, lines.join('\n'));
     const { stdout } = await run(process.execPath, [script], { cwd: project, env: childEnv() });
-    const result = JSON.parse(stdout) as {
-      kind: string;
-      port: number;
-      version: string;
-      resolved: string;
-    };
+    return JSON.parse(stdout);
+  }
+
+  it("import('pairing-relay') from the project resolves to the installed copy and starts", async () => {
+    const result = (await runInProject('check.mjs', [
+      "import { createRelayServer, VERSION } from 'pairing-relay';",
+      "const resolved = import.meta.resolve('pairing-relay');",
+      "const relay = await createRelayServer({ port: 0, host: '127.0.0.1', logLevel: 'silent' });",
+      'const address = await relay.start();',
+      'await relay.stop();',
+      'console.log(JSON.stringify({ kind: typeof createRelayServer, port: address.port, version: VERSION, resolved }));',
+    ])) as { kind: string; port: number; version: string; resolved: string };
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
       version: string;
     };
@@ -184,17 +181,12 @@ describe('npm package', { timeout: SLOW }, () => {
   });
 
   it("require('pairing-relay') from CommonJS loads both entries (Node 20.19+'s require of ESM)", async () => {
-    const script = join(project, 'check.cjs');
-    await writeFile(
-      script,
-      [
-        "const { createRelayServer, VERSION } = require('pairing-relay');",
-        "const worker = require('pairing-relay/cloudflare');",
-        'console.log(JSON.stringify({ kind: typeof createRelayServer, version: VERSION, worker: Object.keys(worker).sort() }));',
-      ].join('\n'),
-    );
-    const { stdout } = await run(process.execPath, [script], { cwd: project, env: childEnv() });
-    expect(JSON.parse(stdout)).toMatchObject({
+    const result = await runInProject('check.cjs', [
+      "const { createRelayServer } = require('pairing-relay');",
+      "const worker = require('pairing-relay/cloudflare');",
+      'console.log(JSON.stringify({ kind: typeof createRelayServer, worker: Object.keys(worker) }));',
+    ]);
+    expect(result).toMatchObject({
       kind: 'function',
       // require(esm) may add __esModule beside the module's own exports.
       worker: expect.arrayContaining(['BudgetObject', 'RelayObject', 'default']),
