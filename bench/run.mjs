@@ -98,7 +98,7 @@ async function marginalOnce(t, hold) {
 }
 
 async function memoryOnce(t) {
-  const sockets = await marginalOnce(t, (url, n) => holdSockets(url, n));
+  const sockets = await marginalOnce(t, holdSockets);
   const sessions = await marginalOnce(t, (url, n) => holdSessions(url, n, 100));
   return {
     kibPerSocket: sockets.kibPerUnit,
@@ -123,8 +123,9 @@ async function measureMemory(list) {
 /**
  * Every target's server runs at once (an idle one costs nothing) and each
  * scenario takes turns: relay, baseline, relay under Bun, again, ROUNDS
- * times, each round starting one target later; the median round counts. Noise on a shared machine then hits every
- * target alike instead of whichever happened to run during it.
+ * times, each round starting one target later; the median round counts.
+ * Noise on a shared machine then hits every target alike instead of
+ * whichever happened to run during it.
  */
 async function measureLoad(list) {
   const servers = await Promise.all(list.map((t) => startServer(t.cmd, t.args, t.env)));
