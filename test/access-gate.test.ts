@@ -1,7 +1,8 @@
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ACCESS_CHECK_MS, createAccessGate } from '../src/admission/access-gate.js';
 import { createRelayServer } from '../src/index.js';
 import { SECRET } from './helpers/cluster.js';
 import { hasRedis, startRedis } from './helpers/redis.js';
@@ -248,6 +249,110 @@ describe('access-token gate', () => {
       expect(await (await target).next()).toEqual({ type: 'ack', message: 'session_open' });
     },
   );
+
+  it.skipIf(!transport.has('inProcess'))(
+    'upgrades whose checks end in the same tick still get only the per-address cap (needs the check to be a function of the test)',
+    async () => {
+      const pending: Array<(ok: boolean) => void> = [];
+      const { relay, url } = await startRelay({
+        maxSocketsPerIp: 3,
+        accessTokens: () => new Promise<boolean>((resolve) => pending.push(resolve)),
+      });
+      const statuses = Array.from({ length: 6 }, () =>
+        upgradeStatus(url, { authorization: `Bearer ${TOKEN}` }),
+      );
+      await eventually(() => pending.length === 6);
+      // Every verdict at once: the cap must count each admission, not a count taken before.
+      for (const admit of pending) admit(true);
+      const seen = await Promise.all(statuses);
+      expect(seen.filter((s) => s === 101)).toHaveLength(3);
+      expect(seen.filter((s) => s === 429)).toHaveLength(3);
+      expect(relay.connections).toBe(3);
+    },
+  );
+
+  it.skipIf(!transport.has('inProcess'))(
+    'an address over its failure budget is refused before the check is asked (needs the check to be a function of the test)',
+    async () => {
+      let asked = 0;
+      const { url } = await startRelay({
+        failedAttemptsPerIp: 1,
+        accessTokens: (token) => {
+          asked += 1;
+          return token === TOKEN;
+        },
+      });
+      expect(await upgradeStatus(url, { authorization: 'Bearer wrong-token-wrong-token' })).toBe(
+        401,
+      );
+      expect(asked).toBe(1);
+      expect(await upgradeStatus(url, { authorization: `Bearer ${TOKEN}` })).toBe(429);
+      expect(await upgradeStatus(url)).toBe(429);
+      expect(asked).toBe(1);
+    },
+  );
+
+  it.skipIf(!transport.has('inProcess'))(
+    'stop() does not wait for a check that never answers; the waiting client is dropped (needs the check to be a function of the test)',
+    async () => {
+      let asked = 0;
+      const { relay, url } = await startRelay({
+        accessTokens: () => {
+          asked += 1;
+          return new Promise<boolean>(() => undefined);
+        },
+      });
+      const status = upgradeStatus(url, { authorization: `Bearer ${TOKEN}` }).catch(
+        (err: Error) => err.message,
+      );
+      await eventually(() => asked === 1);
+      await relay.stop();
+      // The socket is gone: the client sees the connection end, not a 101.
+      expect(await status).not.toBe(101);
+    },
+  );
+});
+
+describe('an operator check that never answers', () => {
+  it(`is a refusal after ACCESS_CHECK_MS (${ACCESS_CHECK_MS} ms), logged without the token`, async () => {
+    vi.useFakeTimers();
+    try {
+      const { logger, text } = capture('warn');
+      const gate = createAccessGate(
+        { kind: 'check', check: () => new Promise<boolean>(() => undefined) },
+        logger,
+      );
+      let verdict: boolean | undefined;
+      void gate
+        ?.allows('never-answered-token-1', { clientKey: '10.0.0.1', header: () => undefined })
+        .then((v) => (verdict = v));
+      await vi.advanceTimersByTimeAsync(ACCESS_CHECK_MS - 1);
+      expect(verdict).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(verdict).toBe(false);
+      expect(text()).toMatch(/access check did not answer in time/);
+      expect(text()).not.toContain('never-answered-token-1');
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an answer in time clears its timer', async () => {
+    vi.useFakeTimers();
+    try {
+      const gate = createAccessGate(
+        { kind: 'check', check: async () => true },
+        capture('warn').logger,
+      );
+      expect(
+        await gate?.allows(undefined, { clientKey: '10.0.0.1', header: () => undefined }),
+      ).toBe(true);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe('x-relay-client echo on /health', () => {

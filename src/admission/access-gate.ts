@@ -24,9 +24,10 @@ export type TokenVerdict = 'admitted' | 'rate_limited' | 'unauthorized';
  * The token rules every relay keeps (the server's upgrade gate, the
  * Worker): a wrong token is a guess and spends the address's failure
  * budget, the one code guesses spend, so the gate cannot be brute-forced
- * either; an address over budget gets rate_limited even with a right token
- * (no more guesses, right or wrong, this window); a missing token is not a
- * guess and spends nothing.
+ * either; an address over budget gets rate_limited before its token is
+ * looked at (no more guesses, right or wrong, this window, and no call to
+ * an operator's check for an address already locked out); a missing token
+ * is not a guess and spends nothing.
  */
 export async function judgeToken(
   gate: AccessGate,
@@ -35,11 +36,10 @@ export async function judgeToken(
   request: AccessRequest,
 ): Promise<TokenVerdict> {
   const key = request.clientKey;
-  if (await gate.allows(token, request)) {
-    // Not begin(): attempts in flight count there, and behind Redis a burst
-    // of right tokens from one NAT would refuse itself.
-    return (await budget.spent(key)) ? 'rate_limited' : 'admitted';
-  }
+  // Not begin(): attempts in flight count there, and behind Redis a burst
+  // of right tokens from one NAT would refuse itself.
+  if (await budget.spent(key)) return 'rate_limited';
+  if (await gate.allows(token, request)) return 'admitted';
   if (token !== undefined) {
     // begin() counts guesses still running, as for codes, so 64 sent at the
     // same instant from one address still get only the budget; then it is spent.
@@ -156,15 +156,31 @@ export function createAccessGate(source: AccessTokenSource, log: Logger): Access
   };
 }
 
+/**
+ * How long an operator's check may take. One that never answers would hold
+ * its socket, and a slot of the connection table, for as long as the client
+ * waits; a check against an auth service has seconds, not minutes.
+ */
+export const ACCESS_CHECK_MS = 5_000;
+
 function functionGate(check: AccessCheck, log: Logger): AccessGate {
   return {
     async allows(token, request) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(resolve, ACCESS_CHECK_MS, 'late');
+      });
       try {
-        return (await check(token, request)) === true;
+        const verdict = await Promise.race([check(token, request), late]);
+        if (verdict !== 'late') return verdict === true;
+        log.error({ ms: ACCESS_CHECK_MS }, 'access check did not answer in time: upgrade refused');
+        return false;
       } catch (err) {
         // Fail closed. Only the error's name: its message could quote what it was given.
         log.error({ err: (err as Error)?.name }, 'access check threw: upgrade refused');
         return false;
+      } finally {
+        clearTimeout(timer);
       }
     },
     async reload() {

@@ -12,33 +12,50 @@ export interface Refusal {
   headers?: Record<string, string>;
 }
 
-/** What the gate needs of an upgrade request, whatever server received it. */
-export interface UpgradeRequest extends AccessRequest {
+/**
+ * What the gate needs of an upgrade request, whatever server received it,
+ * and how that server answers it: with a refusal, or (undefined) by making
+ * the WebSocket there and then.
+ */
+export interface UpgradeRequest<R> extends AccessRequest {
   /** The request target as received (path and query; Bun: the whole URL). */
   url: string;
+  answer(refusal: Refusal | undefined): R;
 }
 
 /**
  * The upgrade gate, shared by every transport: draining, the access token
  * and the socket caps are decided here, before any WebSocket is made, so a
  * refused client costs almost nothing. Synchronous for an open relay; with
- * a token gate it waits on the address's failure budget.
+ * a token gate it waits on the address's failure budget, and returns a
+ * promise of the answer.
+ *
+ * The caps are checked in the same synchronous step that answers: a cap
+ * counts attached sockets, so a check made before an await would let every
+ * upgrade whose token check ended in the same tick through on one count.
  */
-export function admitUpgrade(
+export function admitUpgrade<R>(
   ctx: RouteContext,
-  request: UpgradeRequest,
+  request: UpgradeRequest<R>,
   log: Logger,
-): Refusal | undefined | Promise<Refusal | undefined> {
+): R | Promise<R> {
   const { relay } = ctx;
   const refusal = draining(relay);
-  if (refusal !== undefined) return refusal;
+  if (refusal !== undefined) return request.answer(refusal);
   relay.warnings.upgrade(request.header('x-forwarded-for') !== undefined);
-  if (ctx.access === undefined) return admitSocket(relay, request.clientKey, log);
-  // Never rejects: a gate that throws (the library user's own check function) is a 503.
-  return checkToken(ctx.access, relay, request, log).catch((err: unknown) => {
-    log.error({ err }, 'upgrade gate failed');
-    return GATE_FAILED;
-  });
+  if (ctx.access === undefined) return request.answer(admitSocket(relay, request.clientKey, log));
+  return checkToken(ctx.access, relay, request, log).then(
+    (refused) =>
+      request.answer(
+        // Time passed: the relay may have begun to drain meanwhile.
+        refused ?? draining(relay) ?? admitSocket(relay, request.clientKey, log),
+      ),
+    // A gate that throws (the library user's own check function) is a 503.
+    (err: unknown) => {
+      log.error({ err }, 'upgrade gate failed');
+      return request.answer(GATE_FAILED);
+    },
+  );
 }
 
 /**
@@ -72,21 +89,20 @@ const UNAUTHORIZED: Refusal = {
 
 /**
  * The token rules (admission/access-gate.ts, judgeToken) as this server
- * answers them. Neither the token nor the URL (its query may hold the
- * token) is ever logged.
+ * answers them: a refusal, or undefined for a token that admits. Neither
+ * the token nor the URL (its query may hold the token) is ever logged.
  */
 async function checkToken(
   gate: AccessGate,
   relay: Relay,
-  request: UpgradeRequest,
+  request: UpgradeRequest<unknown>,
   log: Logger,
 ): Promise<Refusal | undefined> {
   const key = request.clientKey;
   const token = tokenOf(request.header('authorization'), request.url);
   const verdict = await judgeToken(gate, relay.addressBudget, token, request);
   if (verdict === 'rate_limited') return rateLimited(relay, key, log);
-  // Time passed: the relay may have begun to drain meanwhile.
-  if (verdict === 'admitted') return draining(relay) ?? admitSocket(relay, key, log);
+  if (verdict === 'admitted') return undefined;
   relay.events.rejected('upgrade_unauthorized');
   log.debug({ carried: token !== undefined }, 'upgrade refused: no valid access token');
   return UNAUTHORIZED;

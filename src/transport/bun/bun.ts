@@ -84,7 +84,7 @@ function pathFromUrl(url: string): string {
  * heap objects per upgrade, garbage that an idle relay's RSS still held
  * (bun:jsc heapStats, docs/benchmarks.md).
  */
-class BunUpgrade implements UpgradeRequest {
+class BunUpgrade implements UpgradeRequest<Response | undefined> {
   readonly clientKey: string;
 
   constructor(
@@ -187,11 +187,7 @@ function bunTransport(ctx: TransportContext): Transport {
     req: Request,
     server: BunServer,
   ): Response | undefined | Promise<Response | undefined> => {
-    const upgrade = new BunUpgrade(req, server, trust);
-    const decided = admitUpgrade(ctx.routes, upgrade, log);
-    return decided instanceof Promise
-      ? decided.then(upgrade.answer.bind(upgrade))
-      : upgrade.answer(decided);
+    return admitUpgrade(ctx.routes, new BunUpgrade(req, server, trust), log);
   };
 
   const asksUpgrade = (req: Request): boolean =>

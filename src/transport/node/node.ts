@@ -71,6 +71,9 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
   const onError = (err: Error & { code?: string }): void => {
     log.debug({ err: err.code ?? err.message }, 'socket error');
   };
+  // Sockets waiting on a token check (an operator's check may be slow):
+  // not yet ws's, so close() must drop them itself or server.close() waits.
+  const held = new Set<Duplex>();
   const opened: Opened = (req, socket, head, key) =>
     wss.handleUpgrade(req, socket, head, (ws) =>
       bindWs(ws as RelayWebSocket, relay.attach(ws, key), onError),
@@ -83,13 +86,17 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
       return refuse(socket, NOT_FOUND_REFUSAL);
     }
     const upgrade = new NodeUpgrade(clientKey(req, trust), req, socket, head, opened);
-    const decided = admitUpgrade(ctx.routes, upgrade, log);
-    if (!(decided instanceof Promise)) {
-      return decided === undefined ? upgrade.answer(undefined) : refuse(socket, decided);
+    const answered = admitUpgrade(ctx.routes, upgrade, log);
+    if (answered instanceof Promise) {
+      upgrade.hold();
+      held.add(socket);
+      const release = (): boolean => held.delete(socket);
+      answered.then(release, (err: unknown) => {
+        release();
+        socket.destroy();
+        log.error({ err }, 'upgrade failed');
+      });
     }
-    // Until ws takes the socket over, an error on it is ours to handle.
-    socket.on('error', destroySelf);
-    void decided.then(upgrade.answer.bind(upgrade));
   };
 
   return {
@@ -110,6 +117,7 @@ async function nodeTransport(ctx: TransportContext): Promise<Transport> {
     async close(): Promise<void> {
       wss.close();
       server.off('upgrade', handleUpgrade);
+      for (const socket of held) socket.destroy();
       for (const owned of [attached ? undefined : server, metricsServer]) {
         if (owned === undefined || !owned.listening) continue;
         const closed = new Promise((resolve) => owned.close(resolve));
@@ -129,7 +137,10 @@ type Opened = (req: IncomingMessage, socket: Duplex, head: Buffer, key: string) 
  * the prototype, in place of a request literal with a header closure and an
  * accept closure per upgrade.
  */
-class NodeUpgrade implements UpgradeRequest {
+class NodeUpgrade implements UpgradeRequest<void> {
+  /** Held through an asynchronous check: the socket has our error listener meanwhile. */
+  private isHeld = false;
+
   constructor(
     readonly clientKey: string,
     private readonly req: IncomingMessage,
@@ -147,18 +158,23 @@ class NodeUpgrade implements UpgradeRequest {
     return headerOf(this.req, name);
   }
 
-  /**
-   * The gate's verdict: the refusal written, or the socket handed to ws. A
-   * synchronous refusal goes through refuse() instead; here the socket
-   * already has its error listener, or is about to be ws's.
-   */
+  /** The gate is waiting on a token check: until ws takes the socket over, its errors are ours. */
+  hold(): void {
+    this.isHeld = true;
+    this.socket.on('error', destroySelf);
+  }
+
+  /** The gate's verdict: the refusal written, or the socket handed to ws. */
   answer(refusal: Refusal | undefined): void {
     const { socket } = this;
-    if (refusal !== undefined) return refuseUpgrade(socket, refusal);
+    if (refusal !== undefined) {
+      if (!this.isHeld) socket.on('error', destroySelf);
+      return refuseUpgrade(socket, refusal);
+    }
     // A token check is asynchronous: the client may have gone meanwhile.
     if (socket.destroyed) return;
     // ws handles the socket's errors from here (its handleUpgrade listens at once).
-    socket.off('error', destroySelf);
+    if (this.isHeld) socket.off('error', destroySelf);
     this.opened(this.req, socket, this.head, this.clientKey);
   }
 }
