@@ -1,48 +1,9 @@
 // Transport-independent: it drives the core through an in-memory SocketKind; no socket.
 import * as v8 from 'node:v8';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveOptions } from '../src/config/options.js';
-import { memoryBackends } from '../src/core/backends.js';
 import { Client } from '../src/core/client.js';
-import { SYSTEM_CLOCK } from '../src/core/clock.js';
-import { Relay } from '../src/core/relay.js';
 import { MemorySessionStore } from '../src/core/sessions.js';
-import type { SocketKind } from '../src/core/socket.js';
-import { NO_EVENTS } from '../src/observe/events.js';
-
-/**
- * A socket kept in memory: the core's SocketKind seam is what a transport
- * implements, so this is a transport (a third one), not a stand-in for ws.
- * It keeps only the last frame, so it adds next to nothing per socket.
- */
-interface MemorySocket {
-  open: boolean;
-  last: string;
-  heard: (() => void) | null;
-}
-
-const MEMORY_KIND: SocketKind<MemorySocket> = {
-  isOpen: (s) => s.open,
-  send: (s, frame) => {
-    s.last = typeof frame === 'string' ? frame : frame.toString();
-    const heard = s.heard;
-    s.heard = null;
-    heard?.();
-  },
-  bufferedAmount: () => 0,
-  close: (s) => {
-    s.open = false;
-  },
-  terminate: (s) => {
-    s.open = false;
-  },
-  ping: () => undefined,
-  pause: () => false,
-  resume: () => undefined,
-};
-
-const relays: Relay[] = [];
+import { ask, connect, disposeMemoryRelays, memoryRelay } from './helpers/memory-relay.js';
 
 /**
  * Used heap bytes with the garbage gone: v8.queryObjects() runs a full
@@ -54,47 +15,14 @@ function liveHeap(): number {
   return v8.getHeapStatistics().used_heap_size;
 }
 
-function memoryRelay(sessions: number): Relay {
-  const opts = resolveOptions({
-    maxSessions: sessions,
-    maxSockets: 2 * sessions,
-    logLevel: 'silent',
-  });
-  const relay = new Relay({
-    opts,
-    log: pino({ level: 'silent' }),
-    events: NO_EVENTS,
-    backends: memoryBackends(opts),
-    sockets: MEMORY_KIND as SocketKind<unknown>,
-    clock: SYSTEM_CLOCK,
-  });
-  relays.push(relay);
-  return relay;
-}
-
-function connect(relay: Relay, key: string): { client: Client; socket: MemorySocket } {
-  const socket: MemorySocket = { open: true, last: '', heard: null };
-  return { client: relay.attach(socket, key), socket };
-}
-
-/** Sends a frame and waits for the relay's answer. */
-function ask(peer: { client: Client; socket: MemorySocket }, frame: object): Promise<string> {
-  return new Promise((resolve) => {
-    peer.socket.heard = () => resolve(peer.socket.last);
-    peer.client.frame(JSON.stringify(frame));
-  });
-}
-
 describe('size budgets of what the relay keeps per socket and per session', () => {
-  afterEach(async () => {
-    await Promise.all(relays.splice(0).map((r) => r.dispose()));
-  });
+  afterEach(disposeMemoryRelays);
 
   // JSC (Bun) rounds an object up to a size class: a Client of 13 fields cost
   // 161 heap bytes, of 12 fields 113 (docs/benchmarks.md, bun:jsc heapStats()
   // over 2,000 held sessions). A new field must push another one out.
   it('a Client has at most 12 fields of its own', () => {
-    const { client } = connect(memoryRelay(1), '192.0.2.1');
+    const { client } = connect(memoryRelay({ maxSessions: 1, maxSockets: 2 }), '192.0.2.1');
     expect(Object.keys(client).length).toBeLessThanOrEqual(12);
   });
 
@@ -113,7 +41,7 @@ describe('size budgets of what the relay keeps per socket and per session', () =
     'an idle paired session costs the core under 2,000 bytes of heap',
     async () => {
       const N = 2_000;
-      const relay = memoryRelay(N + 1);
+      const relay = memoryRelay({ maxSessions: N + 1, maxSockets: 2 * N + 2 });
       const held: unknown[] = [];
       // Everything made once (the first session's code paths, the stores) is made before counting.
       const warm = [connect(relay, '192.0.2.1'), connect(relay, '192.0.2.2')] as const;

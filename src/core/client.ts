@@ -11,9 +11,13 @@ import type { SocketEvents, SocketKind } from './socket.js';
 const CLOSE_ANSWER_MS = 2_000;
 
 // Frames that arrive while a listen/connect/watch is pending wait in order.
-// Past PAUSE_AT the socket stops being read (TCP backpressure, nothing lost);
-// only a runtime whose ws cannot pause ever reaches the hard cap.
+// Past PAUSE_AT frames, or PAUSE_AT_BYTES, the socket stops being read (TCP
+// backpressure, nothing lost). A runtime that cannot pause (Bun) keeps
+// receiving: its backlog is cut off past MAX_BACKLOG_FRAMES or the host's
+// maxBufferedBytes, the cap a slow reader's send buffer has, rather than
+// thousands of 64 KiB frames held for one socket.
 const PAUSE_AT = 32;
+const PAUSE_AT_BYTES = 64 * 1024;
 const MAX_BACKLOG_FRAMES = 4_096;
 
 /** A text frame's raw bytes, or a binary frame already decoded to text. */
@@ -62,7 +66,7 @@ export class Client implements Member, SocketEvents {
   /** Cuts off a socket that does not answer our close frame. */
   private closeTimer: Timer | null = null;
   /** Frames that arrived while an asynchronous step (a rate-limit call) ran; keeps order. */
-  private backlog: Frame[] | null = null;
+  private backlog: Backlog | null = null;
 
   constructor(
     /** The runtime's own socket, only ever handed back to the host's socketKind. */
@@ -106,17 +110,22 @@ export class Client implements Member, SocketEvents {
     this.alive = true;
     const { backlog } = this;
     if (backlog !== null) {
-      if (backlog.length >= MAX_BACKLOG_FRAMES) {
-        this.backlog = [];
+      const { frames } = backlog;
+      // A string's length, not its UTF-8 size: at most 3x under, for a cap that only bounds.
+      backlog.bytes += data.length;
+      if (frames.length >= MAX_BACKLOG_FRAMES || backlog.bytes > this.host.maxBufferedBytes) {
+        this.backlog = new Backlog();
         this.close(1008, 'too many pending messages');
         return;
       }
-      backlog.push(data);
-      if (backlog.length === PAUSE_AT) this.paused = this.pause();
+      frames.push(data);
+      if (!this.paused && (frames.length >= PAUSE_AT || backlog.bytes >= PAUSE_AT_BYTES)) {
+        this.paused = this.pause();
+      }
       return;
     }
     const pending = this.host.handle(this, data);
-    if (pending instanceof Promise) this.park(pending, []);
+    if (pending instanceof Promise) this.park(pending, new Backlog());
   }
 
   pong(): void {
@@ -188,14 +197,15 @@ export class Client implements Member, SocketEvents {
    * An asynchronous step is running: later frames wait in the backlog so a
    * socket's messages are always handled in order.
    */
-  private park(pending: Promise<void>, waiting: Frame[]): void {
+  private park(pending: Promise<void>, waiting: Backlog): void {
     this.backlog = waiting;
     const resume = (): void => {
-      const backlog = this.backlog ?? [];
+      const backlog = this.backlog ?? new Backlog();
       this.backlog = null;
-      while (!this.isClosed && backlog.length > 0) {
-        const next = this.host.handle(this, backlog.shift() as Frame);
-        if (next instanceof Promise) return this.park(next, backlog);
+      while (!this.isClosed && backlog.frames.length > 0) {
+        const next = backlog.shift();
+        const more = this.host.handle(this, next);
+        if (more instanceof Promise) return this.park(more, backlog);
       }
       if (this.paused) {
         this.paused = false;
@@ -251,6 +261,18 @@ export class Client implements Member, SocketEvents {
       this.pendingInitJti === null &&
       (this.watched === null || this.watched.size === 0)
     );
+  }
+}
+
+/** Frames waiting on an asynchronous step, and their size; made only while one runs. */
+class Backlog {
+  readonly frames: Frame[] = [];
+  bytes = 0;
+
+  shift(): Frame {
+    const frame = this.frames.shift() as Frame;
+    this.bytes -= frame.length;
+    return frame;
   }
 }
 
