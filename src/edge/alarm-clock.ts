@@ -83,6 +83,11 @@ export class AlarmClock implements Clock {
     this.armed = next;
     usage.storageWrites++;
     // The object's output gate holds its replies until these are written.
-    void (next === null ? this.storage.deleteAlarm() : this.storage.setAlarm(next));
+    (next === null ? this.storage.deleteAlarm() : this.storage.setAlarm(next)).catch(this.unknown);
+  };
+
+  /** A write that failed leaves the alarm unknown: the next change writes it again. */
+  private readonly unknown = (): void => {
+    this.armed = Number.NaN;
   };
 }

@@ -112,6 +112,7 @@ export class EdgeClient {
       this.key,
       (frame) => this.fromObject(link, frame),
       (code, reason) => this.linkEnded(link, code, reason),
+      this.opts.maxBufferedBytes,
     );
     this.roleChanged(true);
     return link;

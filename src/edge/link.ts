@@ -34,6 +34,8 @@ export const JTI_PREFIX = 'jti:';
 export class Link {
   private socket: EdgeSocket | null = null;
   private waiting: string[] | null = [];
+  /** What waits, in string length; past maxWaiting the link ends 1008, as a server backlog does. */
+  private waitingSize = 0;
   private closed = false;
 
   constructor(
@@ -41,7 +43,8 @@ export class Link {
     namespace: DurableObjectNamespace,
     key: string,
     onFrame: (frame: string | ArrayBuffer) => void,
-    onEnd: (code: number, reason: string) => void,
+    private readonly onEnd: (code: number, reason: string) => void,
+    private readonly maxWaiting: number,
   ) {
     const stub = namespace.get(namespace.idFromName(name));
     stub
@@ -65,8 +68,14 @@ export class Link {
 
   send(frame: string): void {
     if (this.closed) return;
-    if (this.socket === null) this.waiting?.push(frame);
-    else this.socket.send(frame);
+    if (this.socket !== null) return this.socket.send(frame);
+    this.waitingSize += frame.length;
+    if (this.waitingSize > this.maxWaiting) {
+      this.waiting = null;
+      this.close();
+      return this.onEnd(1008, 'too many pending messages');
+    }
+    this.waiting?.push(frame);
   }
 
   /** The client is gone, or no longer wants this: the object sees the link close. */

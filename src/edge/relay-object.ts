@@ -80,6 +80,8 @@ export class RelayObject {
   private ttl: Timer | null = null;
   /** Frames are handled one at a time, in order, as core/client.ts's backlog does. */
   private chain: Promise<void> = Promise.resolve();
+  /** The string length of the frames waiting in the chain. */
+  private queued = 0;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -125,7 +127,18 @@ export class RelayObject {
   webSocketMessage(socket: EdgeSocket, message: string | ArrayBuffer): Promise<void> {
     usage.objectMessages++;
     const text = typeof message === 'string' ? message : decoder.decode(message);
-    const run = (): Promise<void> => this.handle(socket, text);
+    // An object cannot stop reading a socket: while a step waits (a budget
+    // object's answer), what queues behind it is bounded as a server
+    // backlog is (core/client.ts), and the socket that overflows is closed.
+    if (this.queued + text.length > this.opts.maxBufferedBytes) {
+      if (socket.readyState === OPEN) socket.close(1008, 'too many pending messages');
+      return this.chain;
+    }
+    this.queued += text.length;
+    const run = (): Promise<void> => {
+      this.queued -= text.length;
+      return this.handle(socket, text);
+    };
     this.chain = this.chain.then(run, run);
     return this.chain;
   }
