@@ -36,14 +36,16 @@ export interface BootstrapRemote {
   cancelInit(waiter: InitWaiter): void;
 }
 
+/**
+ * An init handed to the local watcher: 'ok', or why not: no watcher here,
+ * or another init for the jti already waits (a ledger that let the jti
+ * through twice, as a fail-open store does while Redis is away).
+ */
+export type Presented = 'ok' | 'no_watcher' | 'token_already_used';
+
 /** What the cluster may ask of the bootstrap core when a message arrives from another instance. */
 export interface BootstrapHost {
-  present(
-    jti: string,
-    token: string,
-    targetPubKey: string,
-    waiter: InitWaiter,
-  ): 'ok' | 'no_watcher';
+  present(jti: string, token: string, targetPubKey: string, waiter: InitWaiter): Presented;
   dropWaiter(waiter: InitWaiter): void;
   /** The answer (or a refusal) to an init this instance forwarded. */
   answered(waiter: InitWaiter, jti: string, frame: string): void;
@@ -146,20 +148,17 @@ export class BootstrapBroker implements BootstrapHost {
       this.deps.roleChanged(client);
       return remote.forwardInit(owner, client, msg);
     }
-    if (this.present(msg.jti, msg.token, msg.targetPubKey, client) === 'no_watcher') {
-      this.rejectInit(client, 'no_watcher');
-    }
+    const presented = this.present(msg.jti, msg.token, msg.targetPubKey, client);
+    if (presented !== 'ok') this.rejectInit(client, presented);
   }
 
   /** Hands a (burned) init to the local watcher; `waiter` gets the answer. */
-  present(
-    jti: string,
-    token: string,
-    targetPubKey: string,
-    waiter: InitWaiter,
-  ): 'ok' | 'no_watcher' {
+  present(jti: string, token: string, targetPubKey: string, waiter: InitWaiter): Presented {
     const watch = this.watches.get(jti);
     if (watch === undefined) return 'no_watcher';
+    // The first init keeps its place: replacing it would leave its socket waiting for ever.
+    const first = this.pendingInits.get(jti);
+    if (first !== undefined && first !== waiter) return 'token_already_used';
     // One init waits per socket: a newer one replaces the older, wherever that went.
     this.dropWaiter(waiter);
     waiter.pendingInitJti = jti;

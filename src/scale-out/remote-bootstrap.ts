@@ -121,7 +121,7 @@ export class RemoteBootstrap implements BootstrapRemote {
         this.waiting.set(msg.l, waiter);
         const result =
           jti === undefined ? 'no_watcher' : this.host.present(jti, msg.k, msg.p, waiter);
-        if (result !== 'ok') waiter.send(bootstrapRejectFrame('no_watcher'));
+        if (result !== 'ok') waiter.send(bootstrapRejectFrame(result));
         return;
       }
       case 'banswer':

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { resolveOptions, type RelayOptions } from '../../src/config/options.js';
-import { memoryBackends } from '../../src/core/backends.js';
+import { memoryBackends, type Backends } from '../../src/core/backends.js';
 import type { Client } from '../../src/core/client.js';
 import { SYSTEM_CLOCK } from '../../src/core/clock.js';
 import { Relay } from '../../src/core/relay.js';
@@ -44,14 +44,14 @@ const MEMORY_KIND: SocketKind<MemorySocket> = {
 
 const relays: Relay[] = [];
 
-/** The core alone, on memory sockets and the system clock. */
-export function memoryRelay(options: RelayOptions = {}): Relay {
+/** The core alone, on memory sockets and the system clock; `backends` may replace memory stores. */
+export function memoryRelay(options: RelayOptions = {}, backends: Partial<Backends> = {}): Relay {
   const opts = resolveOptions({ logLevel: 'silent', ...options });
   const relay = new Relay({
     opts,
     log: pino({ level: 'silent' }),
     events: NO_EVENTS,
-    backends: memoryBackends(opts),
+    backends: { ...memoryBackends(opts), ...backends },
     sockets: MEMORY_KIND as SocketKind<unknown>,
     clock: SYSTEM_CLOCK,
   });

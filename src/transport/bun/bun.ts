@@ -229,7 +229,10 @@ function bunTransport(ctx: TransportContext): Transport {
         fetch,
         routes,
         websocket,
-        error: () => respond(reply(500, { error: 'internal' }), 'GET'),
+        error: (err: Error) => {
+          log.error({ err }, 'request handler failed');
+          return respond(reply(500, { error: 'internal' }), 'GET');
+        },
       });
       const bound: Bound = { host: server.hostname, port: server.port };
       if (metrics !== undefined && !ctx.routes.metricsHere) {
