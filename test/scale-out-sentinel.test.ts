@@ -90,3 +90,48 @@ describeSentinel('scale-out behind Redis Sentinel', () => {
     console.log(`sentinel failover: cross-instance pairing back ${back} ms after the SIGKILL`);
   }, 60_000);
 });
+
+describeSentinel('scale-out behind Redis Sentinel, the primary frozen', () => {
+  let topology: Topology | undefined;
+  let primary: RedisNode;
+  let replica: RedisNode;
+  let sentinels: string;
+
+  beforeAll(async () => {
+    ({ topology, primary, replica, sentinels } = await startSentinels());
+  }, 40_000);
+  afterAll(async () => {
+    await cleanup();
+    primary.thaw();
+    await topology?.stop();
+  });
+
+  it('primary SIGSTOPped (it never answers, never closes): the relays follow the failover, pairing back within 30 s', async () => {
+    const instance = (): Promise<StartedRelay> =>
+      startRelay({ redisSentinels: sentinels, redisSecret: SECRET, redisTimeoutMs: 500 });
+    const [a, b] = await Promise.all([instance(), instance()]);
+    for (const relay of [a, b]) {
+      await waitFor('ready', async () => (await readyBody(relay))['status'] === 'ready', 10_000);
+    }
+    const first = await pairAcross(a.url, b.url, '223223');
+    await exchange(first.target, first.controller, 'before');
+
+    const frozen = Date.now();
+    primary.freeze();
+    let n = 0;
+    await waitFor(
+      'a cross-instance pairing through the promoted replica',
+      async () => {
+        const code = String(500000 + n++);
+        const pair = await pairAcross(a.url, b.url, code);
+        await exchange(pair.target, pair.controller, code);
+        return true;
+      },
+      30_000,
+    );
+    const back = Date.now() - frozen;
+    expect(String(await ask(replica.port, 'INFO', 'replication'))).toContain('role:master');
+    for (const relay of [a, b]) expect((await readyBody(relay))['status']).toBe('ready');
+    console.log(`sentinel failover: cross-instance pairing back ${back} ms after the SIGSTOP`);
+  }, 60_000);
+});

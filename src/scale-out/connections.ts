@@ -132,6 +132,10 @@ export function openConnections(s: Settings, base: NodeOptions): Connections {
       name: s.redisSentinelMaster,
       role: 'master',
       sentinelRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+      // A primary that hangs (or is cut off) never closes its connection nor
+      // answers READONLY: the sentinels' +switch-master is the one sign of a
+      // failover, so listen for it and reconnect to the primary they name.
+      failoverDetector: true,
     };
     if (s.redisSentinelUsername !== '') options.sentinelUsername = s.redisSentinelUsername;
     if (s.redisSentinelPassword !== '') options.sentinelPassword = s.redisSentinelPassword;

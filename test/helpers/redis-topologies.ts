@@ -50,6 +50,15 @@ export class RedisNode {
     child.stderr?.resume();
   }
 
+  /** SIGSTOP: the node keeps its sockets open and answers nothing, as a hung or partitioned host does. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async kill(): Promise<void> {
     const c = this.child;
     this.child = undefined;
