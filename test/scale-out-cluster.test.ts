@@ -197,3 +197,79 @@ describeCluster('scale-out on Redis Cluster over TLS only', () => {
     }
   }, 30_000);
 });
+
+describeCluster('scale-out on Redis Cluster with replicas, a master frozen', () => {
+  let topology: Topology | undefined;
+  let masters: RedisNode[];
+  let replicas: RedisNode[];
+  let seeds: string;
+
+  beforeAll(async () => {
+    ({ topology, masters, replicas, seeds } = await startCluster(undefined, new Topology(), true));
+  }, 60_000);
+  afterAll(async () => {
+    await cleanup();
+    for (const m of masters) m.thaw();
+    await topology?.stop();
+  });
+
+  it('a master SIGSTOPped (it never answers, never closes): its replica takes over and the relays follow, cross-instance pairing on every shard back within 30 s', async () => {
+    const instance = (): Promise<StartedRelay> =>
+      startRelay({
+        redisClusterNodes: seeds,
+        redisSecret: SECRET,
+        redisTimeoutMs: 500,
+        failedAttemptsPerIp: 1000,
+      });
+    const [a, b] = await Promise.all([instance(), instance()]);
+    for (const relay of [a, b]) {
+      await waitFor(
+        'ready',
+        async () => (await readyBody(relay)).body['status'] === 'ready',
+        10_000,
+      );
+    }
+    const first = await pairAcross(a.url, b.url, '131313');
+    await exchange(first.target, first.controller, 'before');
+
+    const frozen = Date.now();
+    masters[0]!.freeze();
+    await waitFor(
+      'a replica promoted',
+      async () => {
+        for (const r of replicas) {
+          if (/role:master/.test(String(await ask(r.port, 'INFO', 'replication')))) return true;
+        }
+        return false;
+      },
+      20_000,
+    );
+    // Codes on every shard: each must pair across instances, the frozen master's slots too.
+    let n = 0;
+    await waitFor(
+      'cross-instance pairing on every shard',
+      async () => {
+        for (const code of ['111111', '222222', '333333', '444444', '555555', '666666']) {
+          const fresh = String(Number(code) + 10 * n++);
+          const pair = await pairAcross(a.url, b.url, fresh);
+          await exchange(pair.target, pair.controller, fresh);
+          pair.target.close();
+          pair.controller.close();
+        }
+        return true;
+      },
+      30_000,
+    );
+    const back = Date.now() - frozen;
+    for (const relay of [a, b]) {
+      await waitFor(
+        'ready again',
+        async () => (await readyBody(relay)).body['status'] === 'ready',
+        10_000,
+      );
+    }
+    console.log(
+      `cluster failover: cross-instance pairing on every shard back ${back} ms after the SIGSTOP`,
+    );
+  }, 90_000);
+});

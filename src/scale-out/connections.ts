@@ -62,6 +62,10 @@ function tlsOptions(s: Settings, on: boolean): ConnectionOptions | undefined {
   return tls;
 }
 
+// How soon a Cluster client sees that a hung master's replica took over
+// (see openConnections); the sharded subscribers follow the new slot map.
+const SLOTS_REFRESH_MS = 2_000;
+
 /**
  * After a failover the old primary's connection may still answer, read-only:
  * reconnect (Sentinel then names the new primary) and resend the command.
@@ -109,6 +113,11 @@ export function openConnections(s: Settings, base: NodeOptions): Connections {
         retryDelayOnClusterDown: 50,
         retryDelayOnFailover: 100,
         retryDelayOnTryAgain: 100,
+        // A master that hangs (or is cut off) sends no MOVED and closes
+        // nothing: only a fresh slot map shows its replica took over. One
+        // CLUSTER SLOTS per interval and client; a failover itself takes at
+        // least cluster-node-timeout (15 s by default).
+        slotsRefreshInterval: SLOTS_REFRESH_MS,
         shardedSubscribers: subscriber,
       };
       // TLS endpoints announce names their certificates carry (ElastiCache):

@@ -148,10 +148,11 @@ export async function ask(port: number, ...command: string[]): Promise<unknown> 
 }
 
 /**
- * A Redis Cluster of three masters and no replicas, built with
- * `redis-cli --cluster create`. The bus port is set (port + 10000 overflows
- * for high free ports) and the node timeout is short, so a killed node fails
- * the cluster within about a second and a restarted one is back as fast.
+ * A Redis Cluster of three masters, and no replicas unless asked for (one
+ * per master), built with `redis-cli --cluster create`. The bus port is set
+ * (port + 10000 overflows for high free ports) and the node timeout is
+ * short, so a killed node fails the cluster (or its replica takes over)
+ * within a second or two, and a restarted one is back as fast.
  */
 export interface ClusterTls {
   ca: string;
@@ -163,26 +164,30 @@ export interface ClusterTls {
 export async function startCluster(
   tls?: ClusterTls,
   topology = new Topology(),
+  withReplicas = false,
 ): Promise<{
   topology: Topology;
   masters: RedisNode[];
+  replicas: RedisNode[];
   seeds: string;
 }> {
   try {
-    const masters: RedisNode[] = [];
-    for (let i = 0; i < 3; i++) {
+    const nodes: RedisNode[] = [];
+    for (let i = 0; i < (withReplicas ? 6 : 3); i++) {
       const port = await freePort();
       if (tls !== undefined) {
         tlsPorts.set(port, { ca: readFileSync(tls.ca), servername: tls.servername });
       }
       const bus = await freePort();
-      masters.push(
+      nodes.push(
         await topology.node(
           [
             'cluster-enabled yes',
             `cluster-config-file nodes-${port}.conf`,
             `cluster-port ${bus}`,
             'cluster-node-timeout 1000',
+            // No 5 s wait before a replica's first full sync.
+            'repl-diskless-sync-delay 0',
             ...(tls === undefined
               ? []
               : [
@@ -203,15 +208,37 @@ export async function startCluster(
         ...(tls === undefined ? [] : ['--tls', '--cacert', tls.ca, '--sni', tls.servername]),
         '--cluster',
         'create',
-        ...masters.map((m) => `127.0.0.1:${m.port}`),
+        ...nodes.map((m) => `127.0.0.1:${m.port}`),
+        ...(withReplicas ? ['--cluster-replicas', '1'] : []),
         '--cluster-yes',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000 },
     );
     if (create.status !== 0)
       throw new Error(`redis-cli --cluster create: ${create.stdout}${create.stderr}`);
-    await clusterOk(masters, 20_000);
-    return { topology, masters, seeds: masters.map((m) => `127.0.0.1:${m.port}`).join(',') };
+    await clusterOk(nodes, 20_000);
+    // redis-cli picks which nodes serve as masters: ask each one.
+    const masters: RedisNode[] = [];
+    const replicas: RedisNode[] = [];
+    for (const node of nodes) {
+      const role = (await ask(node.port, 'ROLE')) as unknown[];
+      (role[0] === 'master' ? masters : replicas).push(node);
+    }
+    // A replica that never synced is too stale to take over (cluster-replica-validity-factor).
+    for (const replica of replicas) {
+      await waitFor(
+        'a replica in sync',
+        async () =>
+          /master_link_status:up/.test(String(await ask(replica.port, 'INFO', 'replication'))),
+        20_000,
+      );
+    }
+    return {
+      topology,
+      masters,
+      replicas,
+      seeds: masters.map((m) => `127.0.0.1:${m.port}`).join(','),
+    };
   } catch (err) {
     await topology.stop();
     throw err;
