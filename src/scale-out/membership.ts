@@ -2,6 +2,7 @@ import type { Logger } from '../observe/logger.js';
 import type { ClusterStatus, StoreState } from '../observe/cluster-status.js';
 import type { Bus } from './bus.js';
 import { SecretCheck } from './secret-check.js';
+import { LimiterCheck } from './limiter-check.js';
 import type { SharedStore } from './shared-store.js';
 
 /** A part of the cluster that holds work shared with other instances. */
@@ -55,6 +56,7 @@ export class Membership {
   private timer: NodeJS.Timeout | null = null;
   private readonly intervalMs: number;
   private readonly secretCheck: SecretCheck;
+  private readonly limiterCheck: LimiterCheck;
 
   constructor(
     private readonly redis: SharedStore,
@@ -67,6 +69,7 @@ export class Membership {
     // A dead peer is noticed within peerTimeout + one interval.
     this.intervalMs = Math.max(100, Math.min(500, Math.floor(opts.peerTimeoutMs / 6)));
     this.secretCheck = new SecretCheck(redis, log);
+    this.limiterCheck = new LimiterCheck(redis, log);
   }
 
   status(): ClusterStatus {
@@ -96,6 +99,7 @@ export class Membership {
     command.on('ready', () => void this.tick());
     command.on('close', () => {
       this.reclaimed = false;
+      this.limiterCheck.reset();
     });
     for (const client of [command, subscriber]) client.connect().catch(() => undefined);
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
@@ -183,6 +187,7 @@ export class Membership {
       if (!(await this.probe())) return;
       this.checkChannel();
       await this.secretCheck.maybeCheck().catch(() => undefined);
+      await this.limiterCheck.maybeCheck();
       if (!this.reclaimed) await this.reclaim();
       await this.checkPeers();
     } finally {
