@@ -40,8 +40,7 @@ export interface Clock {
 
 /**
  * setTimeout and Date.now. The handle is the runtime's own timer object: a
- * deadline costs no object of ours (a socket's idle timer lives as long as
- * the socket).
+ * deadline costs no object of ours.
  */
 export const SYSTEM_CLOCK: Clock = {
   // Looked up at each call, so test fake timers that swap Date apply.

@@ -38,7 +38,8 @@ export interface RelayParts {
 
 /**
  * The protocol engine: sockets in, sessions and bootstrap watches out.
- * Knows nothing about HTTP; http.ts admits sockets, server.ts wires it all.
+ * Knows nothing about HTTP; http/upgrade-gate.ts admits sockets, server.ts
+ * wires it all.
  */
 export class Relay implements ClientHost {
   readonly clients = new ClientRegistry<Client>();
@@ -204,8 +205,10 @@ export class Relay implements ClientHost {
     this.pairing.endAll();
     this.bootstrap.close();
     this.clients.every((client) => client.dispose());
-    const { addressBudget, codeBudget, watchBudget } = this.backends;
+    const { addressBudget, codeBudget, watchBudget, jtis } = this.backends;
     for (const budget of [addressBudget, codeBudget, watchBudget]) budget.close();
+    // This process's part only: a shared ledger's burned jtis stay for the other instances.
+    jtis.clear();
     await this.cluster?.close();
   }
 

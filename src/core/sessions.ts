@@ -23,7 +23,7 @@ export const END_REASONS: readonly EndReason[] = [
 
 /**
  * One end of a session, as the protocol core sees it. A local WebSocket is
- * one (connection.ts); a peer on another instance is another (scale-out):
+ * one (client.ts); a peer on another instance is another (scale-out):
  * the core treats both alike, so every rule holds wherever the peer lives.
  */
 export interface Member {

@@ -177,9 +177,9 @@ export class RelayObject {
       case 'data':
         return this.data(socket, dataFrame(msg.payload), Buffer.byteLength(text));
       case 'listen':
-        return this.listen(socket, msg.otc);
+        return this.listen(socket);
       case 'connect':
-        return this.connect(socket, msg.otc);
+        return this.connect(socket);
       case 'done': {
         const role = roleOf(socket).role;
         if (role === 'target' || role === 'controller') this.end('done', socket);
@@ -197,7 +197,8 @@ export class RelayObject {
 
   // --- pairing (core/pairing.ts, for the one code this object is) ---
 
-  private async listen(socket: EdgeSocket, code: string): Promise<void> {
+  // The object is its code: listen and connect need no code of their own.
+  private async listen(socket: EdgeSocket): Promise<void> {
     const me = roleOf(socket);
     if (me.role === 'target' || me.role === 'controller')
       return send(socket, errorFrame('otc_in_use'));
@@ -205,7 +206,6 @@ export class RelayObject {
     if ((await this.burned()) || this.find('target') !== undefined) {
       return this.fail(socket, me, 'otc_in_use');
     }
-    void code;
     void this.addressBudget.end(me.key, false);
     if (socket.readyState !== OPEN) return;
     const now = this.clock.now();
@@ -216,7 +216,7 @@ export class RelayObject {
     send(socket, ACK_FRAME);
   }
 
-  private async connect(socket: EdgeSocket, _code: string): Promise<void> {
+  private async connect(socket: EdgeSocket): Promise<void> {
     const me = roleOf(socket);
     if (me.role === 'target' || me.role === 'controller')
       return send(socket, errorFrame('otc_in_use'));

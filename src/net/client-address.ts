@@ -75,7 +75,7 @@ const INNER_V6 = /^(?:f[cd][0-9a-f]{2}|fe[89ab][0-9a-f]):/i;
  * A key in a private, shared or link-local range (not loopback): behind a
  * proxy, that is the proxy's own address on an inner network. Keys are
  * already normalised (IPv4, or an IPv6 /64 as "a:b:c:d::/64"), so plain
- * patterns do: /health runs this, and must not load ipaddr.js at cold start.
+ * patterns do, with no address parsed on a /health request.
  */
 export function isInnerKey(key: string): boolean {
   return INNER_V4.test(key) || (key.endsWith('::/64') && INNER_V6.test(key));
@@ -83,8 +83,8 @@ export function isInnerKey(key: string): boolean {
 
 /**
  * The same answer as the proxy-addr walk above for a hop count, without
- * loading proxy-addr (the common setting: Cloud Run and one ingress are
- * AMESH_TRUST_PROXY=1). The n right-most entries, nearest first, stop at the
+ * parsing every entry and asking a trust function of each (the common
+ * setting: Cloud Run and one ingress are AMESH_TRUST_PROXY=1). The n right-most entries, nearest first, stop at the
  * first that is not an address. The socket peer is asked for only when no
  * entry stands: it is always an address on a TCP listener.
  */

@@ -1,11 +1,6 @@
 import type { JtiLedger } from '../limits/jti-ledger.js';
 import type { SharedStore } from './shared-store.js';
 
-/**
- * Used jtis in Redis (SET NX PX: atomic, expires by itself), keyed by HMAC.
- * While Redis is away the local ledger stands in, so a replay on this
- * instance is still refused.
- */
 /** How long a burned jti waits for a replica's acknowledgement (WAIT blocks the connection). */
 const WAIT_MS = 100;
 
@@ -20,6 +15,11 @@ async function replicated(store: SharedStore): Promise<void> {
   await store.bounded(store.command.call('WAIT', '1', String(WAIT_MS))).catch(() => 0);
 }
 
+/**
+ * Used jtis in Redis (SET NX PX: atomic, expires by itself), keyed by HMAC.
+ * While Redis is away the local ledger stands in, so a replay on this
+ * instance is still refused.
+ */
 export function redisLedger(store: SharedStore, ttlMs: number, local: JtiLedger): JtiLedger {
   return {
     async isUsed(jti) {
