@@ -364,6 +364,9 @@ describe('bootstrap', () => {
     const t1 = await wsConnect(url);
     t1.send({ type: 'bootstrap_init', jti: 'exp', token: 't', targetPubKey: 'k' });
     await watcher.next();
+    // Gone, so its init no longer waits: one still waiting would keep the jti's place.
+    t1.close();
+    await t1.closed;
     await new Promise((r) => setTimeout(r, 80));
     const t2 = await wsConnect(url);
     t2.send({ type: 'bootstrap_init', jti: 'exp', token: 't', targetPubKey: 'k' });
