@@ -289,6 +289,40 @@ describeRedis('scale-out faults', () => {
     });
   }
 
+  it('Redis silent (blackhole): once /ready says so, same-instance pairings and cross-instance refusals come at once, not a timeout per call', async () => {
+    const proxy = await startFaultProxy(redis.port);
+    try {
+      const [a, b] = await Promise.all([
+        startRelay(options(proxy.url)),
+        startRelay(options(proxy.url)),
+      ]);
+      await eventually(() => allReady([a, b]), 10_000);
+      proxy.setMode('blackhole');
+      await eventually(async () => (await readyOf(a)).body['redis'] !== 'ok', 10_000);
+      await eventually(async () => (await readyOf(b)).body['redis'] !== 'ok', 10_000);
+      const target = await wsConnect(a.url);
+      target.send({ type: 'listen', otc: '575757' });
+      const ack = await timed(target, 5_000);
+      expect(ack.message).toEqual({ type: 'ack', message: 'session_open' });
+      const controller = await wsConnect(a.url);
+      controller.send({ type: 'connect', otc: '575757' });
+      const found = await timed(controller, 5_000);
+      expect(found.message).toEqual({ type: 'peer_found' });
+      const stranger = await wsConnect(b.url);
+      stranger.send({ type: 'connect', otc: '575757' });
+      const refused = await timed(stranger, 5_000);
+      expect(refused.message).toEqual({ type: 'error', code: 'relay_capacity' });
+      // Each under one Redis timeout: nothing waits on the silent connection.
+      expect([ack.ms, found.ms, refused.ms].every((ms) => ms < TIMEOUT_MS)).toBe(true);
+      proxy.setMode('pass');
+      await eventually(() => allReady([a, b]), 10_000);
+      const pair = await pairAcross(a.url, b.url, '585858');
+      await exchange(pair.target, pair.controller, 'back');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('200 ms of Redis latency each way: cross-instance pairings still work end to end', async () => {
     const proxy = await startFaultProxy(redis.port);
     try {

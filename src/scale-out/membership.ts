@@ -201,8 +201,17 @@ export class Membership {
     try {
       await command.set(this.redis.presenceKey(this.bus.self), '1', 'PX', this.opts.peerTimeoutMs);
     } catch {
+      const wasOk = this.store === 'ok';
       this.store = command.status === 'ready' ? 'slow' : 'unreachable';
       this.reachableSince = null;
+      if (wasOk) this.log.warn({ redis: this.store }, 'redis not answering in time');
+      // A connection that looks ready but answers nothing (a hung or cut-off
+      // Redis) would make every call wait out the timeout, one after another:
+      // dropped, the calls fail at once until a new one is ready (and behind
+      // Sentinel, the new one asks for the primary afresh). Not in Cluster
+      // mode: one client spans every shard, and its slot map finds a hung
+      // master's replica (connections.ts).
+      if (this.store === 'slow' && this.redis.topology !== 'cluster') command.disconnect(true);
       if (!this.lapsed && Date.now() - this.lastPresence > this.opts.peerTimeoutMs) {
         // The others now take us for dead and end their side: end ours, and
         // write our claims back once we are heard again.
