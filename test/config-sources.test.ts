@@ -111,6 +111,37 @@ describe('Redis settings say what is wrong', () => {
     );
     expect(idleSettings(resolveOptions({}))).toEqual([]);
   });
+
+  it('TLS files for a connection that is not TLS are a warning naming them and the way to turn TLS on', () => {
+    const plain = cli([], {
+      REDIS_URL: 'redis://r:6379',
+      RELAY_REDIS_SECRET: SECRET,
+      REDIS_TLS_CA_FILE: '/etc/ca.pem',
+    });
+    expect(idleSettings(resolveOptions(plain.options, plain.sources))).toEqual([
+      expect.stringMatching(
+        /^REDIS_TLS_CA_FILE set but the Redis connection is not TLS .*rediss:\/\//,
+      ),
+    ]);
+    for (const tls of [
+      { redisUrl: 'rediss://r:6380' },
+      { redisClusterNodes: 'rediss://a:6379' },
+      { redisClusterNodes: 'a:6379', redisTls: true },
+      { redisSentinels: 's:26379', redisTls: true },
+    ]) {
+      expect(
+        idleSettings(
+          resolveOptions({ ...tls, redisSecret: SECRET, redisTlsCaFile: '/etc/ca.pem' }),
+        ),
+      ).toEqual([]);
+    }
+    const sentinel = resolveOptions({
+      redisSentinels: 's:26379',
+      redisSecret: SECRET,
+      redisTlsServername: 'redis.test',
+    });
+    expect(idleSettings(sentinel)).toEqual([expect.stringContaining('redisTlsServername set')]);
+  });
 });
 
 describe('messages name what the user set', () => {

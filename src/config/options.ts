@@ -872,5 +872,24 @@ export function idleSettings(o: ResolvedOptions): string[] {
       `${o.names.redisSecret} is set but no Redis is (${o.names.redisUrl}, ${o.names.redisClusterNodes} or ${o.names.redisSentinels}): the relay runs in memory and the secret is unused`,
     );
   }
+  const tlsFiles = (
+    ['redisTlsCaFile', 'redisTlsCertFile', 'redisTlsKeyFile', 'redisTlsServername'] as const
+  ).filter((key) => o[key] !== '');
+  if (scaleOutConfigured(o) && tlsFiles.length > 0 && !redisTlsOn(o)) {
+    idle.push(
+      `${tlsFiles.map((key) => o.names[key]).join(', ')} set but the Redis connection is not TLS (a redis:// URL or seed without ${o.names.redisTls}): use rediss:// or set ${o.names.redisTls}`,
+    );
+  }
   return idle;
+}
+
+/** Whether the connections to Redis use TLS, as scale-out/connections.ts decides it. */
+function redisTlsOn(o: ResolvedOptions): boolean {
+  if (o.redisClusterNodes !== '') {
+    return (
+      o.redisTls || o.redisClusterNodes.split(',').some((e) => e.trim().startsWith('rediss://'))
+    );
+  }
+  if (o.redisSentinels !== '') return o.redisTls;
+  return o.redisUrl.startsWith('rediss://');
 }
