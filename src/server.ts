@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessGate } from './admission/access-gate.js';
 import {
   createAccessGate,
   loadAccessTokens,
-  type AccessGate,
   type AccessTokenSource,
-} from './admission/access-gate.js';
+} from './admission/access-tokens.js';
 import {
   idleSettings,
   resolveOptions,
@@ -23,6 +23,7 @@ import { clientEcho } from './net/client-echo.js';
 import { NO_EVENTS } from './observe/events.js';
 import { createLogger } from './observe/logger.js';
 import type { Metrics } from './observe/metrics.js';
+import { warningsFor } from './observe/warnings.js';
 import { BUN_TRANSPORT } from './transport/bun/bun.js';
 import { NODE_TRANSPORT } from './transport/node/node.js';
 import { createRequestHandler } from './transport/node/node-http.js';
@@ -179,9 +180,9 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
     if (stopping !== null || running === undefined) return stop();
     const { relay, log } = running;
     relay.beginDrain();
-    log.info({ sessions: relay.registry.size, drainMs: opts.drainMs }, 'draining');
+    log.info({ sessions: relay.sessionStore.size, drainMs: opts.drainMs }, 'draining');
     const finished = await waitFor(() => relay.inFlight === 0, opts.drainMs);
-    log.info({ finished, sessionsLeft: relay.registry.size }, 'drain window over');
+    log.info({ finished, sessionsLeft: relay.sessionStore.size }, 'drain window over');
     return stop();
   }
 
@@ -201,7 +202,7 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
       return address;
     },
     get sessions() {
-      return running?.relay.registry.size ?? 0;
+      return running?.relay.sessionStore.size ?? 0;
     },
     get connections() {
       return running?.relay.clients.size ?? 0;
@@ -251,7 +252,7 @@ async function assemble(
   const metrics: Metrics | undefined = opts.metrics
     ? (await import('./observe/metrics.js')).createMetrics(
         {
-          sessions: () => relay?.registry.size ?? 0,
+          sessions: () => relay?.sessionStore.size ?? 0,
           sockets: () => relay?.clients.size ?? 0,
           bootstrapInFlight: () => relay?.bootstrapInFlight ?? 0,
           cluster: () => relay?.clusterStatus,
@@ -260,10 +261,12 @@ async function assemble(
       )
     : undefined;
   const factory = transportFor(opts);
+  const events = metrics?.events ?? NO_EVENTS;
   relay = new Relay({
     opts,
     log,
-    events: metrics?.events ?? NO_EVENTS,
+    events,
+    warnings: warningsFor(opts, log, events),
     backends,
     sockets: factory.sockets,
     clock: seams.clock,

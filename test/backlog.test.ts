@@ -38,7 +38,7 @@ describe('frames behind a pending step, on a socket that cannot pause', () => {
     void answered;
     peer.client.gone();
     await new Promise(setImmediate);
-    expect(relay.registry.size).toBe(0);
+    expect(relay.sessionStore.size).toBe(0);
     expect(relay.clients.size).toBe(0);
   });
 });

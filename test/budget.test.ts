@@ -58,7 +58,7 @@ describe('size budgets of what the relay keeps per socket and per session', () =
       }
       const perSession = (liveHeap() - before) / N;
       expect(v8.queryObjects(Client, { format: 'count' })).toBe(2 * N + 2);
-      expect(relay.registry.size).toBe(N + 1);
+      expect(relay.sessionStore.size).toBe(N + 1);
       expect(held.length).toBe(2 * N);
       expect(perSession).toBeLessThan(2_000);
     },

@@ -1,12 +1,5 @@
-import {
-  OptionTypeError,
-  tokenProblem,
-  type AccessCheck,
-  type AccessRequest,
-  type AccessTokens,
-} from '../config/options.js';
+import type { AccessCheck, AccessRequest } from '../config/options.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Logger } from '../observe/logger.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
 
@@ -72,60 +65,11 @@ export function tokenOf(authorization: string | undefined, url: string): string 
   }
 }
 
-/** File lines → tokens; blank lines and # comments skipped. Problems name the line, never the token. */
-function parseTokensFile(text: string): string[] {
-  const tokens: string[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const problem = tokenProblem(line);
-    if (problem !== undefined) throw new Error(`line ${i + 1} ${problem}`);
-    tokens.push(line);
-  });
-  return tokens;
-}
-
-/** The access settings, checked and with the tokens file read (a {@link loadAccessTokens} result). */
-export type AccessTokenSource =
-  | { kind: 'open' }
-  | { kind: 'check'; check: AccessCheck }
-  | { kind: 'tokens'; tokens: readonly string[]; file: string; fromFile: readonly string[] };
-
-/**
- * Reads and checks the access settings at construction: a file that cannot
- * be read or holds a bad line stops the start, naming the option.
- */
-export function loadAccessTokens(tokens: AccessTokens, file: string): AccessTokenSource {
-  if (typeof tokens === 'function') {
-    if (file !== '') {
-      throw new TypeError(
-        'pairing-relay: options "accessTokens" (a function) and "accessTokensFile" exclude each other',
-      );
-    }
-    return { kind: 'check', check: tokens };
-  }
-  if (tokens.length === 0 && file === '') return { kind: 'open' };
-  let fromFile: string[] = [];
-  if (file !== '') {
-    try {
-      fromFile = parseTokensFile(readFileSync(file, 'utf8'));
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new OptionTypeError('accessTokensFile', `cannot be used: ${e.code ?? e.message}`);
-    }
-  }
-  return { kind: 'tokens', tokens, file, fromFile };
-}
-
-/** The gate, or undefined when no token (list, function or file) is configured: an open relay. */
-export function createAccessGate(source: AccessTokenSource, log: Logger): AccessGate | undefined {
-  if (source.kind === 'open') return undefined;
-  if (source.kind === 'check') return functionGate(source.check, log);
-  const { tokens, file, fromFile } = source;
-  if (file !== '' && fromFile.length === 0) {
-    log.warn({ file }, 'access-token file holds no token: every upgrade is refused');
-  }
-  let digests = [...tokens, ...fromFile].map(digest);
+/** A gate over a fixed list of tokens (the edge's secret, or the server's list and file). */
+export function tokenListGate(tokens: readonly string[]): AccessGate & {
+  replace(tokens: readonly string[]): void;
+} {
+  let digests = tokens.map(digest);
   return {
     async allows(token) {
       if (token === undefined) return false;
@@ -136,22 +80,10 @@ export function createAccessGate(source: AccessTokenSource, log: Logger): Access
       return match;
     },
     async reload() {
-      if (file === '') return undefined;
-      let next: string[];
-      try {
-        // A small file, read on SIGHUP only.
-        next = parseTokensFile(readFileSync(file, 'utf8'));
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        log.error(
-          { file, err: e.code ?? e.message },
-          'access tokens not reloaded: keeping the old ones',
-        );
-        return undefined;
-      }
-      digests = [...tokens, ...next].map(digest);
-      log.info({ file, tokens: digests.length }, 'access tokens reloaded');
-      return { tokens: digests.length };
+      return undefined;
+    },
+    replace(next) {
+      digests = next.map(digest);
     },
   };
 }
@@ -163,7 +95,8 @@ export function createAccessGate(source: AccessTokenSource, log: Logger): Access
  */
 export const ACCESS_CHECK_MS = 5_000;
 
-function functionGate(check: AccessCheck, log: Logger): AccessGate {
+/** A gate that asks the operator's own check, within ACCESS_CHECK_MS; a throw refuses. */
+export function functionGate(check: AccessCheck, log: Logger): AccessGate {
   return {
     async allows(token, request) {
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -15,7 +15,7 @@ type Action = 'listen' | 'connect';
 export type Requester = Member & { readonly key: string };
 
 export interface PairingDeps {
-  registry: SessionStore;
+  sessionStore: SessionStore;
   /** Failed listen/connect per client address. */
   addressBudget: AttemptBudget;
   /** Failed listen/connect per code value, from any address. */
@@ -74,7 +74,7 @@ export class Pairing implements SessionHost {
 
   /** Binds a controller (local, or on another instance) to a waiting session. */
   join(session: Session, controller: Member): JoinResult {
-    if (this.deps.registry.find(session.code) !== session) return 'otc_not_found';
+    if (this.deps.sessionStore.find(session.code) !== session) return 'otc_not_found';
     if (session.controller !== null) return 'peer_already_connected';
     session.controller = controller;
     session.pairedAt = this.deps.clock.now();
@@ -116,7 +116,7 @@ export class Pairing implements SessionHost {
 
   /** Ends a session once, whatever the cause; every path comes through here. */
   end(session: Session, reason: EndReason, by?: Member): void {
-    if (!this.deps.registry.remove(session)) return;
+    if (!this.deps.sessionStore.remove(session)) return;
     this.deps.rendezvous?.release(session);
     session.expiry?.remove(session);
     const members =
@@ -146,14 +146,14 @@ export class Pairing implements SessionHost {
 
   /** Ends every session (shutdown), with no message: the caller says going_away. */
   endAll(): void {
-    for (const session of [...this.deps.registry.all()]) this.end(session, 'shutdown');
+    for (const session of [...this.deps.sessionStore.all()]) this.end(session, 'shutdown');
   }
 
   /** The local copy of a session owned elsewhere; it runs the same join, TTL and caps. */
   private replicate(code: string, target: Member, controller: Member): 'joined' | 'relay_capacity' {
     const replica = controller.closed
       ? 'closed'
-      : this.deps.registry.open(code, target, '', this.deps.clock.now(), true);
+      : this.deps.sessionStore.open(code, target, '', this.deps.clock.now(), true);
     if (typeof replica === 'string') {
       target.ended('peer_disconnected', false);
       return 'relay_capacity';
@@ -201,7 +201,8 @@ export class Pairing implements SessionHost {
 
   private listenAdmitted(client: Requester, code: string, admitted: boolean): Answer<void> {
     if (!admitted) return;
-    if (this.deps.registry.find(code) !== undefined) return this.fail(client, code, 'otc_in_use');
+    if (this.deps.sessionStore.find(code) !== undefined)
+      return this.fail(client, code, 'otc_in_use');
     // Claim cluster-wide before opening, so a local controller can never be
     // told peer_found before the target has its ack.
     const { rendezvous } = this.deps;
@@ -212,7 +213,7 @@ export class Pairing implements SessionHost {
   private connectAdmitted(client: Requester, code: string, admitted: boolean): Answer<void> {
     if (!admitted) return;
     if (client.closed) return this.succeeded(client);
-    const session = this.deps.registry.find(code);
+    const session = this.deps.sessionStore.find(code);
     if (session !== undefined) return this.joined(client, code, this.join(session, client));
     const { rendezvous } = this.deps;
     if (rendezvous === undefined) return this.joined(client, code, 'otc_not_found');
@@ -229,18 +230,20 @@ export class Pairing implements SessionHost {
 
   /** After the claim (or none, on one instance): opens the session, or says why not. */
   private open(client: Requester, code: string, claim: Claim | 'local'): Answer<void> {
-    const { registry, rendezvous } = this.deps;
+    const { sessionStore, rendezvous } = this.deps;
     if (claim === 'taken') return this.fail(client, code, 'otc_in_use');
     if (claim === 'unavailable')
       this.deps.log.warn('shared store unreachable: session is local until it can be claimed');
     const now = this.deps.clock.now();
-    const opened = client.closed ? 'closed' : registry.open(code, client, client.key, now, false);
+    const opened = client.closed
+      ? 'closed'
+      : sessionStore.open(code, client, client.key, now, false);
     if (typeof opened === 'string') {
       if (claim === 'ok') rendezvous?.unclaim(code);
       if (opened === 'otc_in_use') return this.fail(client, code, opened);
       this.succeeded(client);
       if (opened === 'closed') return;
-      this.deps.log.warn({ sessions: registry.size }, 'session table full');
+      this.deps.log.warn({ sessions: sessionStore.size }, 'session table full');
       return this.refuse(client, opened);
     }
     this.succeeded(client);
@@ -285,11 +288,11 @@ export class Pairing implements SessionHost {
    * session on it ends.
    */
   private async fail(client: Requester, code: string, error: ErrorCode): Promise<void> {
-    const { addressBudget, codeBudget, registry } = this.deps;
+    const { addressBudget, codeBudget, sessionStore } = this.deps;
     await addressBudget.end(client.key, true);
     const withinBudget = await codeBudget.spend(code).catch(() => true);
     if (!withinBudget || (await codeBudget.spent(code))) {
-      const live = registry.find(code);
+      const live = sessionStore.find(code);
       if (live !== undefined && live.controller === null) this.end(live, 'burned');
     }
     this.refuse(client, error);

@@ -1,7 +1,6 @@
 import type { Logger } from '../observe/logger.js';
 import { BootstrapBroker } from './bootstrap.js';
 import type { ResolvedOptions } from '../config/options.js';
-import { trustsNoProxy } from '../config/trust-proxy.js';
 import { Client, closeIdle, type ClientHost, type Frame, type IdleMark } from './client.js';
 import { ClientRegistry } from './client-registry.js';
 import { ExpiryQueue } from './expiry.js';
@@ -14,7 +13,7 @@ import { isPlainDataFrame, isPlainDataText } from '../protocol/fast-data.js';
 import { parseFrame, type ParseLimits } from '../protocol/parse.js';
 import type { ClusterStatus } from '../observe/cluster-status.js';
 import type { Cluster } from './cluster-seam.js';
-import { MisconfigWarnings } from '../observe/warnings.js';
+import type { MisconfigWarnings } from '../observe/warnings.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
 import type { Answer } from '../limits/answer.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
@@ -32,6 +31,8 @@ export interface RelayParts {
   backends: Backends;
   /** The transport's kind of socket (core/socket.ts): the only thing the core knows of it. */
   sockets: SocketKind<unknown>;
+  /** What an operator is warned of (observe/warnings.ts); the upgrade gate feeds it too. */
+  warnings: MisconfigWarnings;
   /** Every deadline and timestamp of the core (core/clock.ts); the system clock by default. */
   clock?: Clock | undefined;
 }
@@ -43,7 +44,7 @@ export interface RelayParts {
  */
 export class Relay implements ClientHost {
   readonly clients = new ClientRegistry<Client>();
-  readonly registry: SessionStore;
+  readonly sessionStore: SessionStore;
   readonly warnings: MisconfigWarnings;
   private isDraining = false;
 
@@ -72,14 +73,8 @@ export class Relay implements ClientHost {
     const clock = (this.clock = parts.clock ?? SYSTEM_CLOCK);
     this.idle =
       opts.idleTimeoutMs > 0 ? new ExpiryQueue(clock, 'idle', opts.idleTimeoutMs, closeIdle) : null;
-    this.registry = new MemorySessionStore(opts.maxSessions);
-    this.warnings = new MisconfigWarnings(log, events, {
-      trustsProxy: !trustsNoProxy(opts.trustProxy),
-      trustSetting: opts.names.trustProxy,
-      attemptsSetting: opts.names.failedAttemptsPerIp,
-      sharedKeySessions: opts.sharedKeyWarnSessions,
-      windowMs: opts.failedAttemptWindowMs,
-    });
+    this.sessionStore = new MemorySessionStore(opts.maxSessions);
+    this.warnings = parts.warnings;
     const { addressBudget, codeBudget, watchBudget } = backends;
     const isDraining = (): boolean => this.isDraining;
     const roleChanged = (member: Member): void => {
@@ -102,7 +97,7 @@ export class Relay implements ClientHost {
       },
     });
     this.pairing = new Pairing({
-      registry: this.registry,
+      sessionStore: this.sessionStore,
       addressBudget,
       codeBudget,
       log,
@@ -154,7 +149,7 @@ export class Relay implements ClientHost {
 
   /** Live work a graceful drain waits for: sessions (replicas too), watches, pending bootstraps. */
   get inFlight(): number {
-    return this.registry.size + this.bootstrap.inFlight;
+    return this.sessionStore.size + this.bootstrap.inFlight;
   }
 
   get bootstrapInFlight(): number {

@@ -1,11 +1,4 @@
-import {
-  createAccessGate,
-  judgeToken,
-  loadAccessTokens,
-  tokenOf,
-  type AccessGate,
-} from '../admission/access-gate.js';
-import type { Logger } from '../config/options.js';
+import { judgeToken, tokenListGate, tokenOf, type AccessGate } from '../admission/access-gate.js';
 import { pathOf, WS_PATH } from '../http/routes.js';
 import { refusalReply, NOT_FOUND_REFUSAL, type Refusal } from '../http/upgrade-gate.js';
 import { reply, type Reply } from '../http/reply.js';
@@ -18,20 +11,6 @@ import { edgeOptions, type EdgeEnv } from './env.js';
 import { usage } from './usage.js';
 import { socketPair, upgraded, type ExecutionContext } from './workers-api.js';
 
-/**
- * Workers Logs collect console output as JSON lines: the same fields the
- * server logs, never a code, token or payload (nothing here logs one).
- */
-const log: Logger = {
-  level: 'info',
-  fatal: (...args: unknown[]) => console.error(...args),
-  error: (...args: unknown[]) => console.error(...args),
-  warn: (...args: unknown[]) => console.warn(...args),
-  info: () => undefined,
-  debug: () => undefined,
-  trace: () => undefined,
-} as unknown as Logger;
-
 const gates = new WeakMap<object, AccessGate | null>();
 
 function gateOf(env: EdgeEnv): AccessGate | null {
@@ -39,7 +18,8 @@ function gateOf(env: EdgeEnv): AccessGate | null {
   if (gate === undefined) {
     const opts = edgeOptions(env);
     // Tokens come from the RELAY_ACCESS_TOKENS secret; there is no file at the edge.
-    gate = createAccessGate(loadAccessTokens(opts.accessTokens, ''), log) ?? null;
+    const tokens = typeof opts.accessTokens === 'function' ? [] : opts.accessTokens;
+    gate = tokens.length === 0 ? null : tokenListGate(tokens);
     gates.set(env, gate);
   }
   return gate;

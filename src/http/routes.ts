@@ -57,7 +57,7 @@ export function route(
     case '/health':
       return reply(200, {
         status: 'ok',
-        sessions: ctx.relay.registry.size,
+        sessions: ctx.relay.sessionStore.size,
         connections: ctx.relay.clients.size,
         version: ctx.version,
         runtime: ctx.runtime,

@@ -1,3 +1,5 @@
+import type { ResolvedOptions } from '../config/options.js';
+import { trustsNoProxy } from '../config/trust-proxy.js';
 import type { Logger } from './logger.js';
 import type { RelayEvents } from './events.js';
 
@@ -117,4 +119,19 @@ export class MisconfigWarnings {
     this.events.warned(cause);
     this.log.warn({ cause, ...fields, seenSinceLast: seen?.since }, msg);
   }
+}
+
+/** The warnings for a relay's settings, named as the user set them. */
+export function warningsFor(
+  opts: ResolvedOptions,
+  log: Logger,
+  events: RelayEvents,
+): MisconfigWarnings {
+  return new MisconfigWarnings(log, events, {
+    trustsProxy: !trustsNoProxy(opts.trustProxy),
+    trustSetting: opts.names.trustProxy,
+    attemptsSetting: opts.names.failedAttemptsPerIp,
+    sharedKeySessions: opts.sharedKeyWarnSessions,
+    windowMs: opts.failedAttemptWindowMs,
+  });
 }

@@ -6,6 +6,7 @@ import { SYSTEM_CLOCK } from '../../src/core/clock.js';
 import { Relay } from '../../src/core/relay.js';
 import type { SocketKind } from '../../src/core/socket.js';
 import { NO_EVENTS } from '../../src/observe/events.js';
+import { warningsFor } from '../../src/observe/warnings.js';
 
 /**
  * A socket kept in memory: the core's SocketKind seam is what a transport
@@ -47,10 +48,12 @@ const relays: Relay[] = [];
 /** The core alone, on memory sockets and the system clock; `backends` may replace memory stores. */
 export function memoryRelay(options: RelayOptions = {}, backends: Partial<Backends> = {}): Relay {
   const opts = resolveOptions({ logLevel: 'silent', ...options });
+  const log = pino({ level: 'silent' });
   const relay = new Relay({
     opts,
-    log: pino({ level: 'silent' }),
+    log,
     events: NO_EVENTS,
+    warnings: warningsFor(opts, log, NO_EVENTS),
     backends: { ...memoryBackends(opts), ...backends },
     sockets: MEMORY_KIND as SocketKind<unknown>,
     clock: SYSTEM_CLOCK,
