@@ -28,7 +28,8 @@ export function isIP(addr: string): 0 | 4 | 6 {
  */
 export type TrustFn = ((addr: string, hop: number) => boolean) & { readonly hops?: number };
 
-const OFF = new Set(['', '0', 'false', 'no']);
+// 'off': what --help and the docs show as the default, so it must mean that.
+const OFF = new Set(['', '0', 'false', 'no', 'off']);
 const ONE_HOP = new Set(['1', 'true', 'yes']);
 const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -68,7 +69,7 @@ function compileList(entries: readonly string[], original: string): TrustFn {
     list.length === 0 ? 'the list is empty' : list.map(entryProblem).find((p) => p !== undefined);
   if (problem !== undefined) {
     throw new TypeError(
-      `trustProxy: "${original}" is not off, 1/true/yes, a hop count, or a list of addresses/CIDRs (${problem})`,
+      `trustProxy: "${original}" is not 0/false/no/off, 1/true/yes, a hop count, or a list of addresses/CIDRs (${problem})`,
     );
   }
   try {
