@@ -1,12 +1,11 @@
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ACCESS_CHECK_MS } from '../src/admission/access-gate.js';
 import { createAccessGate } from '../src/admission/access-tokens.js';
 import { createRelayServer } from '../src/index.js';
 import { SECRET } from './helpers/cluster.js';
 import { hasRedis, startRedis } from './helpers/redis.js';
+import { captureLog } from './helpers/log-capture.js';
 import { transport } from './helpers/transports.js';
 import {
   asClient,
@@ -22,17 +21,6 @@ afterEach(cleanup);
 
 const TOKEN = 'gate-token-4f1c9e2ab7d3';
 const OTHER = 'gate-token-other-88aa11';
-
-function capture(level: 'trace' | 'warn'): { logger: pino.Logger; text: () => string } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  return { logger: pino({ level }, sink), text: () => lines.join('') };
-}
 
 describe('access-token gate', () => {
   it('off by default: an upgrade without a token is accepted', async () => {
@@ -178,7 +166,7 @@ describe('access-token gate', () => {
   it.skipIf(!transport.has('logs'))(
     'at trace level, no token and no URL query reaches the log (needs the relay log lines)',
     async () => {
-      const { logger, text } = capture('trace');
+      const { logger, text } = captureLog('trace');
       const { url } = await startRelay({ logger, accessTokens: [TOKEN], failedAttemptsPerIp: 1 });
       const { target, controller } = await pair(`${url}?token=${TOKEN}`, '135790');
       target.close();
@@ -318,7 +306,7 @@ describe('an operator check that never answers', () => {
   it(`is a refusal after ACCESS_CHECK_MS (${ACCESS_CHECK_MS} ms), logged without the token`, async () => {
     vi.useFakeTimers();
     try {
-      const { logger, text } = capture('warn');
+      const { logger, text } = captureLog('warn');
       const gate = createAccessGate(
         { kind: 'check', check: () => new Promise<boolean>(() => undefined) },
         logger,
@@ -344,7 +332,7 @@ describe('an operator check that never answers', () => {
     try {
       const gate = createAccessGate(
         { kind: 'check', check: async () => true },
-        capture('warn').logger,
+        captureLog('warn').logger,
       );
       expect(
         await gate?.allows(undefined, { clientKey: '10.0.0.1', header: () => undefined }),

@@ -9,6 +9,7 @@ import {
   settles,
   type TestClient,
 } from './helpers/relay.js';
+import { captureLog } from './helpers/log-capture.js';
 import { transport } from './helpers/transports.js';
 
 afterEach(cleanup);
@@ -219,3 +220,17 @@ describe('bootstrap_watch per address', () => {
     expect(await c.next()).toEqual({ type: 'error', code: 'rate_limited' });
   });
 });
+
+it.skipIf(!transport.has('logs'))(
+  'a client refused 50 times is logged once, not 50 times (needs the relay log lines)',
+  async () => {
+    const { logger, lines } = captureLog('warn');
+    const { url } = await startRelay({ logger, failedAttemptsPerIp: 1 });
+    const client = await wsConnect(url);
+    expect(await connectCode(client, '222221')).toBe('otc_not_found');
+    for (let i = 0; i < 50; i++) expect(await connectCode(client, '222222')).toBe('rate_limited');
+    const refused = lines().filter((l) => l['msg'] === 'rate limited: failed attempts');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ client: '127.0.0.1', action: 'connect' });
+  },
+);

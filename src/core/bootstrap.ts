@@ -1,3 +1,4 @@
+import type { RefusalLog } from '../observe/refusal-log.js';
 import type { Logger } from '../observe/logger.js';
 import type { Client } from './client.js';
 import {
@@ -55,6 +56,8 @@ export interface BootstrapHost {
 
 export interface BootstrapDeps {
   consumed: JtiLedger;
+  /** Where rate-limit refusals are logged, once per address per while. */
+  refusals: RefusalLog;
   /** Present in scale-out mode only. */
   remote: BootstrapRemote | undefined;
   /** bootstrap_watch per client address. */
@@ -93,10 +96,7 @@ export class BootstrapBroker implements BootstrapHost {
   async watch(client: Client, jti: string): Promise<void> {
     if (this.deps.isDraining()) return this.refuse(client, 'going_away');
     if (!(await this.deps.watchBudget.spend(client.key))) {
-      this.deps.log.warn(
-        { client: client.key, action: 'bootstrap_watch' },
-        'rate limited: watches',
-      );
+      this.deps.refusals.warn(client.key, { action: 'bootstrap_watch' }, 'rate limited: watches');
       return this.refuse(client, 'rate_limited');
     }
     if (client.closed) return;

@@ -1,3 +1,4 @@
+import type { RefusalLog } from '../observe/refusal-log.js';
 import type { Logger } from '../observe/logger.js';
 import { errorFrame, type ErrorCode } from '../protocol/errors.js';
 import type { RelayEvents } from '../observe/events.js';
@@ -21,6 +22,8 @@ export interface PairingDeps {
   /** Failed listen/connect per code value, from any address. */
   codeBudget: AttemptBudget;
   log: Logger;
+  /** Where rate-limit refusals are logged, once per address per while. */
+  refusals: RefusalLog;
   events: RelayEvents;
   /** Timestamps and the two TTLs. */
   clock: Clock;
@@ -176,8 +179,8 @@ export class Pairing implements SessionHost {
 
   private reserved(client: Requester, code: string, action: Action, ok: boolean): Answer<boolean> {
     if (!ok) {
-      // The one place a client address is logged: an operator needs it here.
-      this.deps.log.warn({ client: client.key, action }, 'rate limited: failed attempts');
+      // A client address is logged on refusals: an operator needs it here.
+      this.deps.refusals.warn(client.key, { action }, 'rate limited: failed attempts');
       this.refuse(client, 'rate_limited');
       return false;
     }

@@ -14,6 +14,7 @@ import { parseFrame, type ParseLimits } from '../protocol/parse.js';
 import type { ClusterStatus } from '../observe/cluster-status.js';
 import type { Cluster } from './cluster-seam.js';
 import type { MisconfigWarnings } from '../observe/warnings.js';
+import { RefusalLog } from '../observe/refusal-log.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
 import type { Answer } from '../limits/answer.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
@@ -46,6 +47,8 @@ export class Relay implements ClientHost {
   readonly clients = new ClientRegistry<Client>();
   readonly sessionStore: SessionStore;
   readonly warnings: MisconfigWarnings;
+  /** Refusals that name the client address, logged once per address per while (the upgrade gate's too). */
+  readonly refusals: RefusalLog;
   private isDraining = false;
 
   private readonly pairing: Pairing;
@@ -74,6 +77,7 @@ export class Relay implements ClientHost {
     this.idle =
       opts.idleTimeoutMs > 0 ? new ExpiryQueue(clock, 'idle', opts.idleTimeoutMs, closeIdle) : null;
     this.sessionStore = new MemorySessionStore(opts.maxSessions);
+    const refusals = (this.refusals = new RefusalLog(log));
     this.warnings = parts.warnings;
     const { addressBudget, codeBudget, watchBudget } = backends;
     const isDraining = (): boolean => this.isDraining;
@@ -101,6 +105,7 @@ export class Relay implements ClientHost {
       addressBudget,
       codeBudget,
       log,
+      refusals,
       events,
       clock,
       rendezvous: this.cluster?.rendezvous,
@@ -113,6 +118,7 @@ export class Relay implements ClientHost {
     });
     this.bootstrap = new BootstrapBroker({
       consumed: backends.jtis,
+      refusals,
       remote: this.cluster?.bootstrap,
       watchBudget,
       log,
@@ -200,6 +206,7 @@ export class Relay implements ClientHost {
     this.pairing.endAll();
     this.bootstrap.close();
     this.clients.every((client) => client.dispose());
+    this.refusals.clear();
     const { addressBudget, codeBudget, watchBudget, jtis } = this.backends;
     for (const budget of [addressBudget, codeBudget, watchBudget]) budget.close();
     // This process's part only: a shared ledger's burned jtis stay for the other instances.

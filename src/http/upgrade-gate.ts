@@ -43,12 +43,12 @@ export function admitUpgrade<R>(
   const refusal = draining(relay);
   if (refusal !== undefined) return request.answer(refusal);
   relay.warnings.upgrade(request.header('x-forwarded-for') !== undefined);
-  if (ctx.access === undefined) return request.answer(admitSocket(relay, request.clientKey, log));
+  if (ctx.access === undefined) return request.answer(admitSocket(relay, request.clientKey));
   return checkToken(ctx.access, relay, request, log).then(
     (refused) =>
       request.answer(
         // Time passed: the relay may have begun to drain meanwhile.
-        refused ?? draining(relay) ?? admitSocket(relay, request.clientKey, log),
+        refused ?? draining(relay) ?? admitSocket(relay, request.clientKey),
       ),
     // A gate that throws (the library user's own check function) is a 503.
     (err: unknown) => {
@@ -101,27 +101,31 @@ async function checkToken(
   const key = request.clientKey;
   const token = tokenOf(request.header('authorization'), request.url);
   const verdict = await judgeToken(gate, relay.addressBudget, token, request);
-  if (verdict === 'rate_limited') return rateLimited(relay, key, log);
+  if (verdict === 'rate_limited') return rateLimited(relay, key);
   if (verdict === 'admitted') return undefined;
   relay.events.rejected('upgrade_unauthorized');
   log.debug({ carried: token !== undefined }, 'upgrade refused: no valid access token');
   return UNAUTHORIZED;
 }
 
-function rateLimited(relay: Relay, key: string, log: Logger): Refusal {
+function rateLimited(relay: Relay, key: string): Refusal {
   relay.events.rejected('upgrade_rate_limited');
-  log.warn({ client: key }, 'rate limited: upgrade refused');
+  relay.refusals.warn(key, {}, 'rate limited: upgrade refused');
   return { status: 429, error: 'rate_limited' };
 }
 
-function admitSocket(relay: Relay, key: string, log: Logger): Refusal | undefined {
+function admitSocket(relay: Relay, key: string): Refusal | undefined {
   const admission = relay.admit(key);
   if (admission === 'sockets_full') {
-    log.warn({ sockets: relay.clients.size }, 'socket cap reached: upgrade refused');
+    relay.refusals.warn(
+      undefined,
+      { sockets: relay.clients.size },
+      'socket cap reached: upgrade refused',
+    );
     return { status: 503, error: 'relay_capacity' };
   }
   if (admission === 'address_full') {
-    log.warn({ client: key }, 'per-address socket cap reached: upgrade refused');
+    relay.refusals.warn(key, {}, 'per-address socket cap reached: upgrade refused');
     return { status: 429, error: 'too_many_connections' };
   }
   return undefined;
