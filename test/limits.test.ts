@@ -4,6 +4,7 @@ import { WebSocket } from 'ws';
 import { transport } from './helpers/transports.js';
 import {
   cleanup,
+  delay,
   eventually,
   expectNothingPending,
   listenOn,
@@ -187,6 +188,21 @@ describe('limits', () => {
       await eventually(() => relay.connections === 0);
     },
   );
+
+  it('steps that hold nothing do not restart the idle count: failed connects every 200 ms are still closed at idleTimeoutMs', async () => {
+    const { url } = await startRelay({ idleTimeoutMs: 1_000, failedAttemptsPerIp: 1_000 });
+    const dodger = await wsConnect(url);
+    const opened = Date.now();
+    let closed = false;
+    void dodger.closed.then(() => (closed = true));
+    while (!closed && Date.now() - opened < 4_000) {
+      dodger.send({ type: 'connect', otc: '987650' });
+      await delay(200);
+    }
+    expect((await dodger.closed).code).toBe(1000);
+    // At the deadline, give or take a round trip to the code's object.
+    expect(Date.now() - opened).toBeLessThan(2_500);
+  });
 
   it('a socket whose session ended becomes idle again', async () => {
     const { url } = await startRelay({ idleTimeoutMs: 150 });

@@ -4,7 +4,7 @@ import { ERROR_CODES, errorFrame, type ErrorCode } from '../protocol/errors.js';
 import { isPlainDataText } from '../protocol/fast-data.js';
 import { parseFrame } from '../protocol/parse.js';
 import type { EdgeEnv } from './env.js';
-import { ACK_FRAME } from '../protocol/messages.js';
+import { ACK_FRAME, PEER_FOUND_FRAME } from '../protocol/messages.js';
 import {
   BOUNCE_PREFIX,
   CODE_PREFIX,
@@ -34,6 +34,10 @@ export class EdgeClient {
   private readonly watches = new Map<string, Link>();
   private init: Link | null = null;
   private idle: ReturnType<typeof setTimeout> | null = null;
+  /** Since when it has held nothing: the idle deadline is this plus idleTimeoutMs. */
+  private idleSince = Date.now();
+  /** Links its object has confirmed: a session, a watch, an init a watcher answered. */
+  private readonly holding = new Set<Link>();
   private gone = false;
   /** Its session link holds a session as its target. */
   private isTarget = false;
@@ -114,7 +118,6 @@ export class EdgeClient {
       (code, reason) => this.linkEnded(link, code, reason),
       this.opts.maxBufferedBytes,
     );
-    this.roleChanged(true);
     return link;
   }
 
@@ -134,7 +137,28 @@ export class EdgeClient {
       this.isTarget = true;
       live.sessions++;
     }
+    if (!this.holding.has(link) && this.confirms(link, frame)) {
+      this.holding.add(link);
+      this.roleChanged();
+    }
     this.reply(frame);
+  }
+
+  /**
+   * Whether an object's frame shows the socket now holds something there: a
+   * session (the target's ack, either side's peer_found), a watch, or an
+   * init a watcher answered (the object's own refusals carry an error).
+   */
+  private confirms(link: Link, frame: string | ArrayBuffer): boolean {
+    if (typeof frame !== 'string') return false;
+    if (link === this.session) return frame === ACK_FRAME || frame === PEER_FOUND_FRAME;
+    if (link === this.init) {
+      return (
+        frame.startsWith('{"type":"bootstrap_ack"') ||
+        (frame.startsWith('{"type":"bootstrap_reject"') && !frame.includes('"error"'))
+      );
+    }
+    return frame.startsWith('{"type":"bootstrap_watching"');
   }
 
   /** The object closed the link: the client's socket closes with the same code. */
@@ -155,6 +179,8 @@ export class EdgeClient {
   }
 
   private forget(link: Link): boolean {
+    // What it held is over: a new idle period starts now, as on the server.
+    if (this.holding.delete(link)) this.idleSince = Date.now();
     if (this.session === link) {
       this.session = null;
       if (this.isTarget) live.sessions--;
@@ -184,17 +210,30 @@ export class EdgeClient {
 
   /**
    * A socket that holds nothing (no session, watch or pending init) may only
-   * linger idleTimeoutMs, as on the server; this timer lives in the Worker,
-   * which runs as long as its client's socket is open.
+   * linger idleTimeoutMs, as on the server, counted from when it last held
+   * something: steps that hold nothing (a failed connect, an init with no
+   * watcher) do not start the count again, or a client could keep an idle
+   * socket for ever with one failed connect a second. An init in flight
+   * holds the socket past the deadline (it may be waiting on a watcher); if
+   * it ends unanswered, the socket is closed then. This timer lives in the
+   * Worker, which runs as long as its client's socket is open.
    */
-  private roleChanged(holds = false): void {
+  private roleChanged(): void {
     if (this.idle !== null) clearTimeout(this.idle);
     this.idle = null;
-    const nothing =
-      !holds && this.session === null && this.init === null && this.watches.size === 0;
-    if (nothing && !this.gone && this.opts.idleTimeoutMs > 0) {
-      this.idle = setTimeout(() => this.closeClient(1000, 'idle'), this.opts.idleTimeoutMs);
-    }
+    if (this.gone || this.opts.idleTimeoutMs <= 0 || this.holds()) return;
+    const left = this.idleSince + this.opts.idleTimeoutMs - Date.now();
+    this.idle = setTimeout(
+      () => {
+        this.idle = null;
+        if (!this.holds()) this.closeClient(1000, 'idle');
+      },
+      Math.max(0, left),
+    );
+  }
+
+  private holds(): boolean {
+    return this.holding.size > 0 || this.init !== null;
   }
 
   private close(): void {
