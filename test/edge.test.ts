@@ -111,6 +111,27 @@ describe('the Worker under miniflare', () => {
     },
   );
 
+  it('guesses from an address over its budget are refused in the Worker: no object started for each', async () => {
+    const e = await edge({ RELAY_FAILED_ATTEMPTS_PER_IP: '1' });
+    const guesser = await wsConnect(e.url, {}, asClient(9));
+    guesser.send({ type: 'connect', otc: '444400' });
+    expect(await guesser.next()).toMatchObject({ code: 'otc_not_found' });
+    guesser.send({ type: 'connect', otc: '444401' });
+    expect(await guesser.next()).toMatchObject({ code: 'rate_limited' });
+    const before = await usageOf(e);
+    for (let i = 2; i < 22; i++) {
+      guesser.send({ type: 'connect', otc: String(444400 + i) });
+      expect(await guesser.next()).toMatchObject({ code: 'rate_limited' });
+    }
+    // A new socket from the same address too.
+    const again = await wsConnect(e.url, {}, asClient(9));
+    again.send({ type: 'listen', otc: '444499' });
+    expect(await again.next()).toMatchObject({ code: 'rate_limited' });
+    const after = await usageOf(e);
+    expect(after.objectStarts - before.objectStarts).toBe(0);
+    expect(after.objectRequests - before.objectRequests).toBe(0);
+  });
+
   it('the front overwrites a CF-Connecting-IP the client wrote: forging one buys no new budget', async () => {
     const e = await edge({ RELAY_FAILED_ATTEMPTS_PER_IP: '1' });
     const codes: unknown[] = [];

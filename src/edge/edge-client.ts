@@ -21,6 +21,32 @@ const decoder = new TextDecoder();
 /** Client sockets in this isolate, and sessions whose target is one of them: /health's counts. */
 export const live = { sockets: 0, sessions: 0 };
 
+const RATE_LIMITED = errorFrame('rate_limited');
+// An address an object answered rate_limited is answered so here, for a
+// while, without a link: each guess would otherwise start the guessed
+// code's object and ask the address's budget object, Durable Object work
+// (billed) an attacker could make at will. At most this long past the
+// budget's own window end, and it only ever refuses an address the budget
+// refused; one isolate's table, bounded.
+const LIMITED_FOR_MS = 10_000;
+const MAX_LIMITED = 10_000;
+const limitedUntil = new Map<string, number>();
+
+function noteLimited(key: string, windowMs: number): void {
+  limitedUntil.delete(key);
+  if (limitedUntil.size >= MAX_LIMITED)
+    limitedUntil.delete(limitedUntil.keys().next().value as string);
+  limitedUntil.set(key, Date.now() + Math.min(windowMs, LIMITED_FOR_MS));
+}
+
+function isLimited(key: string): boolean {
+  const until = limitedUntil.get(key);
+  if (until === undefined) return false;
+  if (until > Date.now()) return true;
+  limitedUntil.delete(key);
+  return false;
+}
+
 /**
  * One client's socket, accepted by the Worker. The code or jti is in the
  * first frame, not the URL, so the Worker reads each frame with the shared
@@ -84,6 +110,7 @@ export class EdgeClient {
     switch (msg.type) {
       case 'listen':
       case 'connect':
+        if (this.session === null && isLimited(this.key)) return this.reply(RATE_LIMITED);
         // A socket in a session asks its own object, which answers otc_in_use.
         this.session ??= this.link(CODE_PREFIX + msg.otc);
         return this.session.send(text);
@@ -136,6 +163,9 @@ export class EdgeClient {
     if (link === this.session && frame === ACK_FRAME && !this.isTarget) {
       this.isTarget = true;
       live.sessions++;
+    }
+    if (link === this.session && frame === RATE_LIMITED) {
+      noteLimited(this.key, this.opts.failedAttemptWindowMs);
     }
     if (!this.holding.has(link) && this.confirms(link, frame)) {
       this.holding.add(link);
