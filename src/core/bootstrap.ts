@@ -1,4 +1,4 @@
-import type { RefusalLog } from '../observe/refusal-log.js';
+import type { ThrottledLog } from '../observe/throttled-log.js';
 import type { Logger } from '../observe/logger.js';
 import type { Client } from './client.js';
 import {
@@ -57,7 +57,7 @@ export interface BootstrapHost {
 export interface BootstrapDeps {
   consumed: JtiLedger;
   /** Where rate-limit refusals are logged, once per address per while. */
-  refusals: RefusalLog;
+  refusals: ThrottledLog;
   /** Present in scale-out mode only. */
   remote: BootstrapRemote | undefined;
   /** bootstrap_watch per client address. */

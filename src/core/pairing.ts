@@ -1,4 +1,4 @@
-import type { RefusalLog } from '../observe/refusal-log.js';
+import type { ThrottledLog } from '../observe/throttled-log.js';
 import type { Logger } from '../observe/logger.js';
 import { errorFrame, type ErrorCode } from '../protocol/errors.js';
 import type { RelayEvents } from '../observe/events.js';
@@ -23,7 +23,7 @@ export interface PairingDeps {
   codeBudget: AttemptBudget;
   log: Logger;
   /** Where rate-limit refusals are logged, once per address per while. */
-  refusals: RefusalLog;
+  refusals: ThrottledLog;
   events: RelayEvents;
   /** Timestamps and the two TTLs. */
   clock: Clock;

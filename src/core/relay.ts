@@ -14,7 +14,7 @@ import { parseFrame, type ParseLimits } from '../protocol/parse.js';
 import type { ClusterStatus } from '../observe/cluster-status.js';
 import type { Cluster } from './cluster-seam.js';
 import type { MisconfigWarnings } from '../observe/warnings.js';
-import { RefusalLog } from '../observe/refusal-log.js';
+import { ThrottledLog } from '../observe/throttled-log.js';
 import type { AttemptBudget } from '../limits/attempt-budget.js';
 import type { Answer } from '../limits/answer.js';
 import { MemorySessionStore, type Member, type SessionStore } from './sessions.js';
@@ -48,7 +48,7 @@ export class Relay implements ClientHost {
   readonly sessionStore: SessionStore;
   readonly warnings: MisconfigWarnings;
   /** Refusals that name the client address, logged once per address per while (the upgrade gate's too). */
-  readonly refusals: RefusalLog;
+  readonly refusals: ThrottledLog;
   private isDraining = false;
 
   private readonly pairing: Pairing;
@@ -77,7 +77,7 @@ export class Relay implements ClientHost {
     this.idle =
       opts.idleTimeoutMs > 0 ? new ExpiryQueue(clock, 'idle', opts.idleTimeoutMs, closeIdle) : null;
     this.sessionStore = new MemorySessionStore(opts.maxSessions);
-    const refusals = (this.refusals = new RefusalLog(log));
+    const refusals = (this.refusals = new ThrottledLog(log));
     this.warnings = parts.warnings;
     const { addressBudget, codeBudget, watchBudget } = backends;
     const isDraining = (): boolean => this.isDraining;

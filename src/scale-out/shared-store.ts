@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { openConnections, type Client, type Connections, type NodeOptions } from './connections.js';
 import type { Logger } from '../observe/logger.js';
+import { ThrottledLog } from '../observe/throttled-log.js';
 import { linkId } from './link-id.js';
 
 /**
@@ -66,17 +67,18 @@ export function createSharedStore(
   };
   const { command, subscriber, sharded, topology } = openConnections(settings, options);
   const instanceId = linkId();
-  let reported: string | undefined;
+  // Once per while (and the first at once), not once per retry.
+  const unreachable = new ThrottledLog(log);
+  let reported = false;
   for (const client of [command, subscriber]) {
-    // Say so once per state change, not once per retry.
     client.on('error', (err: Error) => {
-      if (reported === err.message) return;
-      reported = err.message;
-      log.warn({ err: err.message }, 'redis unreachable');
+      reported = true;
+      unreachable.warn(undefined, { err: err.message }, 'redis unreachable');
     });
     client.on('ready', () => {
-      if (reported !== undefined) log.info('redis reachable again');
-      reported = undefined;
+      if (reported) log.info('redis reachable again');
+      reported = false;
+      unreachable.clear();
     });
   }
   const tag = (value: string): string => `{${value}}`;

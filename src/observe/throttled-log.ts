@@ -1,6 +1,6 @@
 import type { Logger } from './logger.js';
 
-/** One address logged again for the same refusal after this long, with how many it skipped. */
+/** One key logged again for the same message after this long, with how many it skipped. */
 const REPEAT_MS = 10_000;
 /** Addresses remembered at once; past this the oldest is forgotten (and may be logged again). */
 const MAX_KEYS = 10_000;
@@ -11,13 +11,16 @@ interface Seen {
 }
 
 /**
- * Rate-limit and cap refusals name the client address (an operator needs
- * it there), but a client decides how often it is refused: one socket can
- * send thousands of connects a second. Each address is logged once per
- * REPEAT_MS for each kind of refusal, the next line saying how many were
- * skipped, so the log grows with the number of addresses, not of frames.
+ * Warnings whose rate someone else sets. Rate-limit and cap refusals name
+ * the client address (an operator needs it there), but a client decides
+ * how often it is refused: one socket can send thousands of connects a
+ * second. A Redis that is away fails every retry, in words that change
+ * (read or write ECONNRESET, "after 700ms"). Each message is logged once
+ * per REPEAT_MS for each key (the client address, or none), the next line
+ * saying how many were skipped, so the log grows with the number of
+ * addresses, not of frames or retries.
  */
-export class RefusalLog {
+export class ThrottledLog {
   private readonly seen = new Map<string, Seen>();
 
   constructor(
@@ -25,7 +28,7 @@ export class RefusalLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** `client` undefined: a refusal of everyone (a full relay), logged once per while too. */
+  /** `client` undefined: no address to name (a full relay, Redis away), once per while too. */
   warn(client: string | undefined, fields: Record<string, unknown>, msg: string): void {
     const now = this.now();
     const id = `${msg}\u0000${client ?? ''}`;
