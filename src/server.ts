@@ -138,7 +138,14 @@ export function createRelayServer(options: RelayOptions = {}, seams: RelaySeams 
         url: address.url,
         health: address.healthUrl,
         metrics: metricsUrl,
-        scaleOut: scaleOut ? 'redis' : 'off',
+        // Which Redis topology, so a start-up line tells a misread setting apart.
+        scaleOut: !scaleOut
+          ? 'off'
+          : opts.redisClusterNodes !== ''
+            ? 'redis-cluster'
+            : opts.redisSentinels !== ''
+              ? 'redis-sentinel'
+              : 'redis',
         accessTokens: access === undefined ? 'off' : 'on',
         version: VERSION,
         runtime: RUNTIME,

@@ -14,6 +14,7 @@ import {
   waitFor,
   type RedisNode,
 } from './helpers/redis-topologies.js';
+import { captureLog } from './helpers/log-capture.js';
 import { transport } from './helpers/transports.js';
 
 // Scale-out on a real 3-master Redis Cluster: sharded pub/sub, one slot per
@@ -51,9 +52,10 @@ describeCluster('scale-out on Redis Cluster', () => {
 
   it('pairs across instances over sharded pub/sub, data both ways, on codes of every shard', async () => {
     // One seed is enough: the client learns the other masters from it.
+    const started = captureLog('info');
     const [a, b] = await Promise.all([
       instance({ redisClusterNodes: `127.0.0.1:${masters[0]!.port}` }),
-      instance(),
+      instance({ logger: started.logger }),
     ]);
     for (const relay of [a, b]) {
       await waitFor(
@@ -61,6 +63,11 @@ describeCluster('scale-out on Redis Cluster', () => {
         async () => (await readyBody(relay)).body['status'] === 'ready',
         10_000,
       );
+    }
+    if (transport.has('logs')) {
+      expect(started.lines().find((l) => l['msg'] === 'listening')).toMatchObject({
+        scaleOut: 'redis-cluster',
+      });
     }
     for (const code of ['111111', '222222', '333333', '444444', '555555', '666666']) {
       const { target, controller } = await pairAcross(a.url, b.url, code);

@@ -10,6 +10,7 @@ import {
   type RedisNode,
   type Topology,
 } from './helpers/redis-topologies.js';
+import { captureLog } from './helpers/log-capture.js';
 import { transport } from './helpers/transports.js';
 
 // Scale-out behind Sentinel: 1 primary, 1 replica, 3 sentinels, all real,
@@ -43,9 +44,15 @@ describeSentinel('scale-out behind Redis Sentinel', () => {
   afterEach(cleanup);
 
   it('pairs across instances; primary SIGKILLed: shared sessions end, pairing back within 30 s', async () => {
-    const [a, b] = await Promise.all([instance(), instance()]);
+    const started = captureLog('info');
+    const [a, b] = await Promise.all([instance({ logger: started.logger }), instance()]);
     for (const relay of [a, b]) {
       await waitFor('ready', async () => (await readyBody(relay))['status'] === 'ready', 10_000);
+    }
+    if (transport.has('logs')) {
+      expect(started.lines().find((l) => l['msg'] === 'listening')).toMatchObject({
+        scaleOut: 'redis-sentinel',
+      });
     }
     const first = await pairAcross(a.url, b.url, '123123');
     await exchange(first.target, first.controller, 'before');
