@@ -65,6 +65,12 @@ describeCluster('scale-out on Redis Cluster', () => {
       );
     }
     if (transport.has('logs')) {
+      // A relay in another process: its line crosses a pipe.
+      await waitFor(
+        'the listening line',
+        () => started.lines().some((l) => l['msg'] === 'listening'),
+        5_000,
+      );
       expect(started.lines().find((l) => l['msg'] === 'listening')).toMatchObject({
         scaleOut: 'redis-cluster',
       });

@@ -50,6 +50,12 @@ describeSentinel('scale-out behind Redis Sentinel', () => {
       await waitFor('ready', async () => (await readyBody(relay))['status'] === 'ready', 10_000);
     }
     if (transport.has('logs')) {
+      // A relay in another process: its line crosses a pipe.
+      await waitFor(
+        'the listening line',
+        () => started.lines().some((l) => l['msg'] === 'listening'),
+        5_000,
+      );
       expect(started.lines().find((l) => l['msg'] === 'listening')).toMatchObject({
         scaleOut: 'redis-sentinel',
       });
