@@ -71,6 +71,13 @@ describeSentinel('scale-out behind Redis Sentinel', () => {
     const init = await wsConnect(a.url);
     init.send({ type: 'bootstrap_init', jti: 'bt_failover', token: 't', targetPubKey: 'k' });
     await watcher.next();
+    // WAIT gives a replica 100 ms to take it (docs/scale-out.md: the window that stays); on
+    // a loaded machine it can take longer, so the test waits to see it there before the kill.
+    await waitFor(
+      'the burned jti on the replica',
+      async () => ((await ask(replica.port, 'KEYS', 'pr:jti:*')) as string[]).length > 0,
+      10_000,
+    );
 
     const killed = Date.now();
     await primary.kill();
