@@ -14,7 +14,7 @@ import {
   waitFor,
   type RedisNode,
 } from './helpers/redis-topologies.js';
-import { captureLog } from './helpers/log-capture.js';
+import { captureLog, lineWith } from './helpers/log-capture.js';
 import { transport } from './helpers/transports.js';
 
 // Scale-out on a real 3-master Redis Cluster: sharded pub/sub, one slot per
@@ -65,15 +65,7 @@ describeCluster('scale-out on Redis Cluster', () => {
       );
     }
     if (transport.has('logs')) {
-      // A relay in another process: its line crosses a pipe.
-      await waitFor(
-        'the listening line',
-        () => started.lines().some((l) => l['msg'] === 'listening'),
-        5_000,
-      );
-      expect(started.lines().find((l) => l['msg'] === 'listening')).toMatchObject({
-        scaleOut: 'redis-cluster',
-      });
+      expect(await lineWith(started, 'listening')).toMatchObject({ scaleOut: 'redis-cluster' });
     }
     for (const code of ['111111', '222222', '333333', '444444', '555555', '666666']) {
       const { target, controller } = await pairAcross(a.url, b.url, code);

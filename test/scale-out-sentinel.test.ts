@@ -10,7 +10,7 @@ import {
   type RedisNode,
   type Topology,
 } from './helpers/redis-topologies.js';
-import { captureLog } from './helpers/log-capture.js';
+import { captureLog, lineWith } from './helpers/log-capture.js';
 import { transport } from './helpers/transports.js';
 
 // Scale-out behind Sentinel: 1 primary, 1 replica, 3 sentinels, all real,
@@ -24,6 +24,21 @@ const describeSentinel = usable ? describe : describe.skip;
 async function readyBody(relay: StartedRelay): Promise<Record<string, unknown>> {
   const res = await fetch(relay.httpUrl('/ready'));
   return (await res.json()) as Record<string, unknown>;
+}
+
+/** Retries a cross-instance pairing, each on a fresh code from `firstCode`, until one pairs (30 s at most). */
+async function pairsAgain(a: StartedRelay, b: StartedRelay, firstCode: number): Promise<void> {
+  let n = 0;
+  await waitFor(
+    'a cross-instance pairing through the promoted replica',
+    async () => {
+      const code = String(firstCode + n++);
+      const pair = await pairAcross(a.url, b.url, code);
+      await exchange(pair.target, pair.controller, code);
+      return true;
+    },
+    30_000,
+  );
 }
 
 describeSentinel('scale-out behind Redis Sentinel', () => {
@@ -50,15 +65,7 @@ describeSentinel('scale-out behind Redis Sentinel', () => {
       await waitFor('ready', async () => (await readyBody(relay))['status'] === 'ready', 10_000);
     }
     if (transport.has('logs')) {
-      // A relay in another process: its line crosses a pipe.
-      await waitFor(
-        'the listening line',
-        () => started.lines().some((l) => l['msg'] === 'listening'),
-        5_000,
-      );
-      expect(started.lines().find((l) => l['msg'] === 'listening')).toMatchObject({
-        scaleOut: 'redis-sentinel',
-      });
+      expect(await lineWith(started, 'listening')).toMatchObject({ scaleOut: 'redis-sentinel' });
     }
     const first = await pairAcross(a.url, b.url, '123123');
     await exchange(first.target, first.controller, 'before');
@@ -89,17 +96,7 @@ describeSentinel('scale-out behind Redis Sentinel', () => {
       code: 'peer_disconnected',
     });
 
-    let n = 0;
-    await waitFor(
-      'a cross-instance pairing through the promoted replica',
-      async () => {
-        const code = String(400000 + n++);
-        const pair = await pairAcross(a.url, b.url, code);
-        await exchange(pair.target, pair.controller, code);
-        return true;
-      },
-      30_000,
-    );
+    await pairsAgain(a, b, 400000);
     const back = Date.now() - killed;
     expect(back).toBeLessThan(30_000);
     expect(String(await ask(replica.port, 'INFO', 'replication'))).toContain('role:master');
@@ -138,17 +135,7 @@ describeSentinel('scale-out behind Redis Sentinel, the primary frozen', () => {
 
     const frozen = Date.now();
     primary.freeze();
-    let n = 0;
-    await waitFor(
-      'a cross-instance pairing through the promoted replica',
-      async () => {
-        const code = String(500000 + n++);
-        const pair = await pairAcross(a.url, b.url, code);
-        await exchange(pair.target, pair.controller, code);
-        return true;
-      },
-      30_000,
-    );
+    await pairsAgain(a, b, 500000);
     const back = Date.now() - frozen;
     expect(String(await ask(replica.port, 'INFO', 'replication'))).toContain('role:master');
     for (const relay of [a, b]) expect((await readyBody(relay))['status']).toBe('ready');

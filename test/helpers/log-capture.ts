@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { eventually } from './relay.js';
 
 export interface CapturedLog {
   logger: pino.Logger;
@@ -28,4 +29,14 @@ export function captureLog(level: pino.LevelWithSilent): CapturedLog {
         .filter((line) => line !== '')
         .map((line) => JSON.parse(line) as Record<string, unknown>),
   };
+}
+
+/**
+ * The first line with this message, once it is there: a relay in another
+ * process (Bun) writes its lines across a pipe.
+ */
+export async function lineWith(log: CapturedLog, msg: string): Promise<Record<string, unknown>> {
+  const find = (): Record<string, unknown> | undefined => log.lines().find((l) => l['msg'] === msg);
+  await eventually(() => find() !== undefined, 5_000);
+  return find() as Record<string, unknown>;
 }
