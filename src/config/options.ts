@@ -883,8 +883,14 @@ export function idleSettings(o: ResolvedOptions): string[] {
   return idle;
 }
 
-/** Whether the connections to Redis use TLS, as scale-out/connections.ts decides it. */
-function redisTlsOn(o: ResolvedOptions): boolean {
+/**
+ * Whether the connections to Redis use TLS: a `rediss://` URL or seed, or
+ * REDIS_TLS for a cluster or Sentinel. scale-out/connections.ts asks this
+ * too, so the warning above and the connections cannot disagree.
+ */
+export function redisTlsOn(
+  o: Pick<ResolvedOptions, 'redisUrl' | 'redisClusterNodes' | 'redisSentinels' | 'redisTls'>,
+): boolean {
   if (o.redisClusterNodes !== '') {
     return (
       o.redisTls || o.redisClusterNodes.split(',').some((e) => e.trim().startsWith('rediss://'))

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { ResolvedOptions } from '../config/options.js';
+import { redisTlsOn, type ResolvedOptions } from '../config/options.js';
 
 /** One Redis client, single node, Sentinel-managed or Cluster: the calls the relay makes exist on all. */
 export type Client = Redis | Cluster;
@@ -52,8 +52,8 @@ const list = (text: string): string[] =>
     .filter((e) => e !== '');
 
 /** TLS options from the REDIS_TLS_* files; undefined when TLS is not asked for. */
-function tlsOptions(s: Settings, on: boolean): ConnectionOptions | undefined {
-  if (!on) return undefined;
+function tlsOptions(s: Settings): ConnectionOptions | undefined {
+  if (!redisTlsOn(s)) return undefined;
   const tls: ConnectionOptions = {};
   if (s.redisTlsCaFile !== '') tls.ca = readFileSync(s.redisTlsCaFile);
   if (s.redisTlsCertFile !== '') tls.cert = readFileSync(s.redisTlsCertFile);
@@ -91,7 +91,7 @@ export function openConnections(s: Settings, base: NodeOptions): Connections {
 
   if (s.redisClusterNodes !== '') {
     const seeds = list(s.redisClusterNodes);
-    const tls = tlsOptions(s, s.redisTls || seeds.some((e) => e.startsWith('rediss://')));
+    const tls = tlsOptions(s);
     // The cluster retries and queues for its nodes: those two are its own options.
     const { retryStrategy: _retry, enableOfflineQueue: _queue, ...perNode } = auth;
     const redisOptions: NonNullable<ClusterNodeOptions> = { ...perNode };
@@ -134,7 +134,7 @@ export function openConnections(s: Settings, base: NodeOptions): Connections {
   }
 
   if (s.redisSentinels !== '') {
-    const tls = tlsOptions(s, s.redisTls);
+    const tls = tlsOptions(s);
     const options: NodeOptions = {
       ...auth,
       sentinels: list(s.redisSentinels).map(hostPort),
@@ -162,7 +162,7 @@ export function openConnections(s: Settings, base: NodeOptions): Connections {
   }
 
   const options: NodeOptions = { ...auth };
-  const tls = tlsOptions(s, s.redisUrl.startsWith('rediss://'));
+  const tls = tlsOptions(s);
   if (tls !== undefined) options.tls = tls;
   return {
     topology: 'node',
